@@ -1,0 +1,51 @@
+import type { RequestHandler } from 'express';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+export interface ApiMetrics {
+  registry: Registry;
+  httpRequests: Counter<'route' | 'method' | 'status'>;
+  httpDuration: Histogram<'route' | 'method'>;
+  rateLimitDecisions: Counter<'result'>;
+}
+
+export function createApiMetrics(): ApiMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'promptmill_api_' });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'promptmill_http_requests_total',
+      help: 'HTTP requests by route template, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'promptmill_http_request_duration_seconds',
+      help: 'HTTP request duration by route template',
+      labelNames: ['route', 'method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    rateLimitDecisions: new Counter({
+      name: 'promptmill_rate_limit_decisions_total',
+      help: 'Rate-limit decisions (allowed, limited, error_open, error_closed)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** Labels use the matched route template, never the raw path (bounded cardinality). */
+export function httpMetrics(metrics: ApiMetrics): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const routePath = req.route?.path;
+      const route = typeof routePath === 'string' ? `${req.baseUrl}${routePath}` : 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route, method: req.method }, seconds);
+    });
+    next();
+  };
+}

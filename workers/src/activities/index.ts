@@ -1,0 +1,22 @@
+import type { Sql } from '@promptmill/infra/db';
+import type { RunActivities } from '@promptmill/workflows';
+import type { WorkerMetrics } from '../metrics.ts';
+import type { ModelPrice } from '../providers/pricing.ts';
+import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { createCompleteRunActivity } from './complete-run.activity.ts';
+import { createModelCallActivity } from './model-call.activity.ts';
+
+export interface ActivityDeps {
+  sql: Sql;
+  providers: ProviderRegistry;
+  priceOf: (model: string) => ModelPrice | undefined;
+  metrics: WorkerMetrics;
+}
+
+/** Every activity the worker registers, built from its dependencies (no module mocking in tests). */
+export function createActivities(deps: ActivityDeps): RunActivities {
+  return {
+    callModel: createModelCallActivity(deps),
+    completeRun: createCompleteRunActivity(deps),
+  };
+}

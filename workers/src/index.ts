@@ -1,0 +1,5 @@
+export { type ActivityDeps, createActivities } from './activities/index.ts';
+export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+export { createPriceTable, DEFAULT_PRICES, usageWithCost } from './providers/pricing.ts';
+export { createProviderRegistry } from './providers/provider-registry.ts';
+export { createRunWorker, WORKFLOWS_PATH } from './worker.ts';

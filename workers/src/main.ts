@@ -1,0 +1,60 @@
+import { temporalConnectionOptions } from '@promptmill/infra/config';
+import { createSql } from '@promptmill/infra/db';
+import { createLogger } from '@promptmill/infra/logger';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createActivities } from './activities/index.ts';
+import { loadWorkerEnv } from './env.ts';
+import { createWorkerMetrics } from './metrics.ts';
+import { startMetricsServer } from './metrics-server.ts';
+import { createPriceTable } from './providers/pricing.ts';
+import { createProviderRegistry } from './providers/provider-registry.ts';
+import { createRunWorker } from './worker.ts';
+
+const env = loadWorkerEnv();
+const logger = createLogger('worker', env.LOG_LEVEL);
+Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
+
+const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-worker' });
+const metrics = createWorkerMetrics();
+const providers = createProviderRegistry({
+  providers: env.PROVIDERS,
+  defaultBaseUrl: env.OPENAI_BASE_URL,
+  defaultApiKey: env.OPENAI_API_KEY,
+  timeoutMs: env.PROVIDER_TIMEOUT_MS,
+});
+const connection = await NativeConnection.connect(temporalConnectionOptions(env));
+const worker = await createRunWorker({
+  connection,
+  namespace: env.TEMPORAL_NAMESPACE,
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  activities: createActivities({ sql, providers, priceOf: createPriceTable(env.MODEL_PRICES), metrics }),
+  workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
+  maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+});
+const metricsServer = await startMetricsServer(
+  metrics.registry,
+  env.WORKER_METRICS_PORT,
+  env.WORKER_METRICS_HOST,
+);
+const metricsAddress = metricsServer.address();
+const metricsPort =
+  typeof metricsAddress === 'object' && metricsAddress ? metricsAddress.port : env.WORKER_METRICS_PORT;
+logger.info({ taskQueue: env.TEMPORAL_TASK_QUEUE, metricsPort }, 'worker ready');
+// one machine-readable line for the stack launcher
+console.log(JSON.stringify({ event: 'worker.ready', metricsPort }));
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'worker shutting down');
+  worker.shutdown();
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+
+await worker.run();
+metricsServer.close();
+await connection.close();
+await sql.end({ timeout: 5 });
+logger.info('worker stopped');

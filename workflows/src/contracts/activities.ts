@@ -1,0 +1,45 @@
+import type { ErrorCode } from './errors.ts';
+import type { ChatMessage, ModelCallResult, ModelParams, RunMode, TokenUsage } from './run.ts';
+
+export interface ModelCallRequest {
+  runId: string;
+  orgId: string;
+  keyId: string | null;
+  promptId: string;
+  promptName: string;
+  promptVersion: number;
+  model: string;
+  /** Position of this model in [model, ...fallbackModels]; numbers the attempts recorded in usage. */
+  modelIndex: number;
+  messages: ChatMessage[];
+  params: ModelParams;
+  mode: RunMode;
+}
+
+export interface RunCompletionRequest {
+  runId: string;
+  orgId: string;
+  keyId: string | null;
+  promptId: string;
+  promptName: string;
+  promptVersion: number;
+  status: 'succeeded' | 'failed' | 'canceled';
+  output: string | null;
+  model: string;
+  errorCode: ErrorCode | null;
+  errorMessage: string | null;
+  latencyMs: number;
+  cacheKey?: string | undefined;
+  cacheTtlSeconds?: number | undefined;
+}
+
+export interface RunCompletionResult {
+  usage: TokenUsage;
+  attempts: number;
+}
+
+/** The activities the run workflow schedules; workers implement them (createActivities). */
+export interface RunActivities {
+  callModel(req: ModelCallRequest): Promise<ModelCallResult>;
+  completeRun(req: RunCompletionRequest): Promise<RunCompletionResult>;
+}

@@ -1,0 +1,53 @@
+/**
+ * The one error table: code → HTTP status and whether retrying can help.
+ * Shared by the api's error mapper and by the workers' ApplicationFailure types.
+ */
+export const ERROR_TABLE = {
+  VALIDATION_ERROR: { status: 400, retryable: false },
+  INVALID_JSON: { status: 400, retryable: false },
+  INVALID_TEMPLATE: { status: 400, retryable: false },
+  MISSING_VARIABLES: { status: 400, retryable: false },
+  UNKNOWN_VARIABLES: { status: 400, retryable: false },
+  UNAUTHORIZED: { status: 401, retryable: false },
+  PAST_DUE: { status: 402, retryable: false },
+  DISPUTED: { status: 402, retryable: false },
+  INSUFFICIENT_TOKENS: { status: 402, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  API_NOT_ALLOWED: { status: 403, retryable: false },
+  SUBSCRIPTION_INACTIVE: { status: 403, retryable: false },
+  ORIGIN_NOT_ALLOWED: { status: 403, retryable: false },
+  MODEL_NOT_ALLOWED: { status: 403, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  PROMPT_NOT_FOUND: { status: 404, retryable: false },
+  VERSION_NOT_FOUND: { status: 404, retryable: false },
+  RUN_NOT_FOUND: { status: 404, retryable: false },
+  KEY_NOT_FOUND: { status: 404, retryable: false },
+  ORG_NOT_FOUND: { status: 404, retryable: false },
+  MEMBER_NOT_FOUND: { status: 404, retryable: false },
+  TEMPLATE_NOT_FOUND: { status: 404, retryable: false },
+  WEBHOOK_NOT_FOUND: { status: 404, retryable: false },
+  WORKFLOW_NOT_FOUND: { status: 404, retryable: false },
+  CONFLICT: { status: 409, retryable: false },
+  INVALID_STATE: { status: 409, retryable: false },
+  IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  RATE_LIMITED: { status: 429, retryable: true },
+  INTERNAL_ERROR: { status: 500, retryable: true },
+  PROVIDER_ERROR: { status: 502, retryable: true },
+  PROVIDER_REJECTED: { status: 502, retryable: false },
+  STREAM_BROKEN: { status: 502, retryable: false },
+  SERVICE_UNAVAILABLE: { status: 503, retryable: true },
+  RUN_TIMEOUT: { status: 504, retryable: true },
+  RUN_CANCELED: { status: 409, retryable: false },
+} as const satisfies Record<string, { status: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_TABLE, value);
+}
+
+export function statusForCode(code: ErrorCode): number {
+  return ERROR_TABLE[code].status;
+}

@@ -1,0 +1,15 @@
+export type {
+  EachNode,
+  IfNode,
+  InsertNode,
+  ParsedTemplate,
+  TemplateNode,
+  TextNode,
+  VariablePath,
+  VariableRef,
+  VariableScope,
+} from './parse.ts';
+export { escapeTemplateText, MAX_BLOCK_DEPTH, parseTemplate, TemplateSyntaxError } from './parse.ts';
+export { renderTemplate } from './render.ts';
+export type { VariableCheck, VariableSpec } from './variables.ts';
+export { applyDefaults, checkVariables, inferVariables } from './variables.ts';

@@ -1,0 +1,2 @@
+// The workflow bundle entry point: every workflow the worker registers is exported here.
+export { runPromptWorkflow } from './run-prompt.workflow.ts';

@@ -1,0 +1,128 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyLocalActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RunActivities } from '../contracts/activities.ts';
+import { type ErrorCode, isErrorCode } from '../contracts/errors.ts';
+import type { ModelCallResult, RunOutcome, RunPromptInput } from '../contracts/run.ts';
+
+export interface RunRetryPolicy {
+  maxAttempts: number;
+  initialIntervalMs: number;
+}
+
+export interface RunPromptWorkflowInput extends RunPromptInput {
+  retry: RunRetryPolicy;
+}
+
+/** Failure types that retrying or another model cannot fix. */
+const NON_RETRYABLE_TYPES = ['PROVIDER_REJECTED', 'STREAM_BROKEN'];
+
+function failureOf(err: unknown): { code: ErrorCode; message: string; isFinal: boolean } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const code = isErrorCode(cause.type) ? cause.type : 'PROVIDER_ERROR';
+    return { code, message: cause.message, isFinal: NON_RETRYABLE_TYPES.includes(cause.type ?? '') };
+  }
+  const message = cause instanceof Error ? cause.message : 'Provider call failed';
+  return { code: 'PROVIDER_ERROR', message, isFinal: false };
+}
+
+/**
+ * One prompt run: call the model (retries per model inside the activity's retry policy, then the
+ * fallback models in order), then record the outcome and its usage exactly once.
+ * Workflow id = run id, so the Temporal UI shows every run under the id the API returns.
+ */
+export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<RunOutcome> {
+  const startedAt = Date.now(); // workflow time: deterministic on replay
+  const { callModel } = proxyLocalActivities<RunActivities>({
+    startToCloseTimeout: '10 minutes',
+    localRetryThreshold: '10 seconds',
+    retry: {
+      maximumAttempts: input.retry.maxAttempts,
+      initialInterval: input.retry.initialIntervalMs,
+      backoffCoefficient: 2,
+      maximumInterval: '60 seconds',
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    },
+  });
+  const { completeRun } = proxyLocalActivities<RunActivities>({
+    startToCloseTimeout: '30 seconds',
+    // recording must not be lost: retried until it lands (Postgres down → the run waits, then completes)
+    retry: { initialInterval: '200 ms', maximumInterval: '10 seconds' },
+  });
+
+  const models = [input.model, ...input.fallbackModels];
+  let result: ModelCallResult | undefined;
+  let failure: { code: ErrorCode; message: string } = {
+    code: 'PROVIDER_ERROR',
+    message: 'No model was called',
+  };
+  let status: RunOutcome['status'] = 'failed';
+
+  try {
+    for (const [modelIndex, model] of models.entries()) {
+      try {
+        result = await callModel({
+          runId: input.runId,
+          orgId: input.orgId,
+          keyId: input.keyId,
+          promptId: input.promptId,
+          promptName: input.promptName,
+          promptVersion: input.promptVersion,
+          model,
+          modelIndex,
+          messages: input.messages,
+          params: input.params,
+          mode: input.mode,
+        });
+        status = 'succeeded';
+        break;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const f = failureOf(err);
+        failure = { code: f.code, message: f.message };
+        if (f.isFinal) break;
+      }
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    status = 'canceled';
+    failure = { code: 'RUN_CANCELED', message: 'Run was canceled' };
+  }
+
+  const model = result?.model ?? input.model;
+  const completion = await CancellationScope.nonCancellable(() =>
+    completeRun({
+      runId: input.runId,
+      orgId: input.orgId,
+      keyId: input.keyId,
+      promptId: input.promptId,
+      promptName: input.promptName,
+      promptVersion: input.promptVersion,
+      status,
+      output: result?.output ?? null,
+      model,
+      errorCode: status === 'succeeded' ? null : failure.code,
+      errorMessage: status === 'succeeded' ? null : failure.message,
+      latencyMs: Date.now() - startedAt,
+      cacheKey: status === 'succeeded' ? input.cacheKey : undefined,
+      cacheTtlSeconds: input.cacheTtlSeconds,
+    }),
+  );
+
+  return {
+    runId: workflowInfo().workflowId,
+    status,
+    output: result?.output ?? null,
+    model,
+    usage: completion.usage,
+    attempts: completion.attempts,
+    durationMs: Date.now() - startedAt,
+    error: status === 'succeeded' ? null : failure,
+  };
+}
