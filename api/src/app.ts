@@ -9,6 +9,7 @@ import { errorHandler, notFoundHandler, useSeedErrorShape } from './http/error-h
 import { type ApiMetrics, httpMetrics } from './http/metrics.ts';
 import { requestId } from './http/request-id.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
+import { docsRoutes } from './routes/docs.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { promptRoutes } from './routes/prompts.routes.ts';
 import { syncRunRoutes } from './routes/run.routes.ts';
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): Express {
   }
 
   app.use(healthRoutes({ sql: deps.sql, temporal: deps.temporal, registry: deps.metrics.registry }));
+  app.use(docsRoutes());
 
   app.use(requireJsonBody((path) => path === '/oauth/token'));
   app.use(express.json({ limit: env.MAX_BODY_BYTES, strict: false }));

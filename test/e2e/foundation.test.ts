@@ -14,12 +14,14 @@ describe('platform basics', () => {
   });
 
   it('echoes a well-formed X-Request-Id and generates one otherwise', async () => {
-    expect((await call('GET', '/healthz', { headers: { 'x-request-id': 'abc.DEF-12_3' } })).headers.get('x-request-id')).toBe(
-      'abc.DEF-12_3',
-    );
-    const generated = (await call('GET', '/healthz', { headers: { 'x-request-id': 'bad id with spaces' } })).headers.get(
-      'x-request-id',
-    );
+    expect(
+      (await call('GET', '/healthz', { headers: { 'x-request-id': 'abc.DEF-12_3' } })).headers.get(
+        'x-request-id',
+      ),
+    ).toBe('abc.DEF-12_3');
+    const generated = (
+      await call('GET', '/healthz', { headers: { 'x-request-id': 'bad id with spaces' } })
+    ).headers.get('x-request-id');
     expect(generated).toMatch(/^req_[0-9a-f]{32}$/);
   });
 
@@ -42,7 +44,11 @@ describe('platform basics', () => {
     expect(badJson.status).toBe(400);
     expect(badJson.body).toMatchObject({ error: { code: 'INVALID_JSON' } });
 
-    const text = await call('POST', '/v1/prompts', { key: org.key, body: 'name=x', headers: { 'content-type': 'text/plain' } });
+    const text = await call('POST', '/v1/prompts', {
+      key: org.key,
+      body: 'name=x',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(text.status).toBe(415);
     expect(text.body).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
 
@@ -58,8 +64,25 @@ describe('platform basics', () => {
     expect(res.body).toMatchObject({ error: { code: 'VALIDATION_ERROR', details: [{ field: 'name' }] } });
   });
 
+  it('serves the OpenAPI document generated from the zod schemas, and a docs page', async () => {
+    const doc = await call<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(
+      'GET',
+      '/openapi.json',
+    );
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(doc.body.paths['/api/v1/run']).toHaveProperty('post');
+    const docs = await call('GET', '/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.text).toContain('swagger-ui-bundle.js');
+    expect((await call('GET', '/docs/assets/swagger-ui-bundle.js')).status).toBe(200);
+  });
+
   it('refuses the admin API without the admin token', async () => {
-    const res = await call('POST', '/admin/v1/orgs', { body: { name: 'x' }, headers: { authorization: 'Bearer wrong' } });
+    const res = await call('POST', '/admin/v1/orgs', {
+      body: { name: 'x' },
+      headers: { authorization: 'Bearer wrong' },
+    });
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
   });
@@ -97,7 +120,8 @@ describe('POST /api/v1/run (the slice: HTTP → Temporal → worker → provider
     // mock-1 is priced at $1 / $2 per 1M input / output tokens
     expect(body.usage.cost).toBeCloseTo((9 * 1 + 7 * 2) / 1e6, 12);
 
-    const [run] = await sql`SELECT status, output, prompt_tokens, completion_tokens, attempts, org_id FROM runs WHERE id = ${body.runId}`;
+    const [run] =
+      await sql`SELECT status, output, prompt_tokens, completion_tokens, attempts, org_id FROM runs WHERE id = ${body.runId}`;
     expect(run).toMatchObject({
       status: 'succeeded',
       output: 'Echo: Say hello to Steph from Promptmill.',
@@ -111,7 +135,10 @@ describe('POST /api/v1/run (the slice: HTTP → Temporal → worker → provider
   });
 
   it('accepts Authorization: Bearer as well as x-api-key', async () => {
-    const res = await call('POST', '/api/v1/run', { key: org.key, body: { promptName, variables: { username: 'A' } } });
+    const res = await call('POST', '/api/v1/run', {
+      key: org.key,
+      body: { promptName, variables: { username: 'A' } },
+    });
     expect(res.status).toBe(200);
   });
 
@@ -119,7 +146,11 @@ describe('POST /api/v1/run (the slice: HTTP → Temporal → worker → provider
     const body = { promptName, variables: { username: 'x' } };
     const none = await call('POST', '/api/v1/run', { body });
     expect(none.status).toBe(401);
-    expect(none.body).toEqual({ success: false, error: 'Missing or malformed Authorization header', code: 'UNAUTHORIZED' });
+    expect(none.body).toEqual({
+      success: false,
+      error: 'Missing or malformed Authorization header',
+      code: 'UNAUTHORIZED',
+    });
 
     const malformed = await call('POST', '/api/v1/run', { body, headers: { 'x-api-key': 'sk_not_ours' } });
     expect(malformed.body).toEqual({ success: false, error: 'Invalid API key format', code: 'UNAUTHORIZED' });
@@ -158,9 +189,16 @@ describe('POST /api/v1/run (the slice: HTTP → Temporal → worker → provider
     const name = await createPrompt(org.key, { template: `${marker} {{x}}`, model: 'mock-1' });
     const ruleId = await mock.addRule({ match: { contains: marker }, action: { type: 'fail', status: 500 } });
     try {
-      const res = await call('POST', '/api/v1/run', { key: org.key, body: { promptName: name, variables: { x: '1' } } });
+      const res = await call('POST', '/api/v1/run', {
+        key: org.key,
+        body: { promptName: name, variables: { x: '1' } },
+      });
       expect(res.status).toBe(502);
-      expect(res.body).toMatchObject({ success: false, code: 'PROVIDER_ERROR', runId: expect.stringMatching(/^run_/) });
+      expect(res.body).toMatchObject({
+        success: false,
+        code: 'PROVIDER_ERROR',
+        runId: expect.stringMatching(/^run_/),
+      });
       expect((res.body as { error: string }).error).toContain('500');
       // PROVIDER_MAX_ATTEMPTS=3 in the e2e stack
       expect(await mock.calls({ contains: marker })).toHaveLength(3);

@@ -32,7 +32,9 @@ export async function call<T = Record<string, unknown>>(
   const res = await fetch(`${opts.baseUrl ?? apiUrl}${path}`, {
     method,
     headers,
-    ...(opts.body !== undefined ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) } : {}),
+    ...(opts.body !== undefined
+      ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) }
+      : {}),
   });
   const text = await res.text();
   let body: unknown = text;
@@ -55,11 +57,12 @@ export interface TestOrg {
 }
 
 export async function createOrg(body: Record<string, unknown> = {}): Promise<TestOrg> {
-  const res = await call<{ data: { org: { id: string }; owner: { id: string }; key: { id: string; key: string } } }>(
-    'POST',
-    '/admin/v1/orgs',
-    { headers: { authorization: `Bearer ${adminToken}` }, body: { name: unique('org'), ...body } },
-  );
+  const res = await call<{
+    data: { org: { id: string }; owner: { id: string }; key: { id: string; key: string } };
+  }>('POST', '/admin/v1/orgs', {
+    headers: { authorization: `Bearer ${adminToken}` },
+    body: { name: unique('org'), ...body },
+  });
   if (res.status !== 201) throw new Error(`createOrg: ${res.status} ${res.text}`);
   const { org, owner, key } = res.body.data;
   return { orgId: org.id, key: key.key, keyId: key.id, ownerId: owner.id };

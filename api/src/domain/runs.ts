@@ -43,6 +43,9 @@ export async function prepareRun(
 ): Promise<PreparedRun> {
   const prompt = await findPrompt(deps.sql, auth.orgId, req.prompt);
   if (!prompt) throw promptNotRunnable(req.prompt);
+  if (auth.promptIds && !auth.promptIds.includes(prompt.id)) {
+    throw new AppError('FORBIDDEN', 'This API key is not allowed to run this prompt');
+  }
   const version = await resolveVersion(deps.sql, prompt, req);
   if (!version) {
     if (req.version !== undefined) {
