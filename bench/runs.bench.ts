@@ -8,34 +8,17 @@
  * accept rate (POST /v1/runs → 202) and end-to-end async throughput (submit → every run finished).
  * Overhead = Promptmill latency − direct latency at the same concurrency.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import postgres from 'postgres';
-import { startMockProvider } from '../infra/src/mock-provider/index.ts';
-import { startStack } from '../infra/src/stack/index.ts';
+import { startEphemeralStack } from '../infra/src/stack/index.ts';
 import { type LoadResult, printTable, runLoad } from './lib.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const n = (x: number) => Math.max(20, Math.round(x * scale));
 
-const dataDir = mkdtempSync(join(tmpdir(), 'promptmill-bench-'));
-const mock = await startMockProvider({ port: 0 });
 const adminToken = 'bench-admin-token-0123456789';
 console.log('starting the stack (embedded Postgres, Temporal dev server, worker, api)…');
-const stack = await startStack({
-  dataDir,
-  apiPort: 0,
-  temporalPort: 0,
-  temporalUiPort: 0,
-  postgresPort: 0,
-  workerMetricsPort: 0,
-  headless: true,
-  providerBaseUrl: mock.url,
-  adminToken,
-  env: { LOG_LEVEL: 'warn', LOG_REQUESTS: 'false' },
-  log: () => {},
-});
+const running = await startEphemeralStack({ adminToken, env: { LOG_LEVEL: 'warn', LOG_REQUESTS: 'false' } });
+const { stack, mock } = running;
 const sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
 
 try {
@@ -45,15 +28,27 @@ try {
     await fetch(`${api}/admin/v1/orgs`, {
       method: 'POST',
       headers: { ...json, authorization: `Bearer ${adminToken}` },
-      body: JSON.stringify({ name: 'bench', plan: 'enterprise', limits: { perMinute: 10_000_000, perDay: 100_000_000 } }),
+      body: JSON.stringify({
+        name: 'bench',
+        plan: 'enterprise',
+        limits: { perMinute: 10_000_000, perDay: 100_000_000 },
+      }),
     })
   ).json()) as { data: { key: { key: string } } };
   const auth = { ...json, authorization: `Bearer ${org.data.key.key}` };
-  await fetch(`${api}/v1/prompts`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'bench' }) });
+  await fetch(`${api}/v1/prompts`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ name: 'bench' }),
+  });
   const v = await fetch(`${api}/v1/prompts/bench/versions`, {
     method: 'POST',
     headers: auth,
-    body: JSON.stringify({ template: 'Summarize for {{name}}: the quick brown fox.', model: 'mock-1', labels: ['production'] }),
+    body: JSON.stringify({
+      template: 'Summarize for {{name}}: the quick brown fox.',
+      model: 'mock-1',
+      labels: ['production'],
+    }),
   });
   if (v.status !== 201) throw new Error(`setup failed: ${v.status} ${await v.text()}`);
 
@@ -77,8 +72,20 @@ try {
 
   const rows: LoadResult[] = [];
   for (const c of [1, 32]) {
-    rows.push(await runLoad('direct provider call', { concurrency: c, total: n(c === 1 ? 300 : 2000), maxMs: 30_000 }, direct));
-    rows.push(await runLoad('promptmill sync run (POST /api/v1/run)', { concurrency: c, total: n(c === 1 ? 300 : 1000), maxMs: 60_000 }, sync));
+    rows.push(
+      await runLoad(
+        'direct provider call',
+        { concurrency: c, total: n(c === 1 ? 300 : 2000), maxMs: 30_000 },
+        direct,
+      ),
+    );
+    rows.push(
+      await runLoad(
+        'promptmill sync run (POST /api/v1/run)',
+        { concurrency: c, total: n(c === 1 ? 300 : 1000), maxMs: 60_000 },
+        sync,
+      ),
+    );
   }
 
   const asyncBody = JSON.stringify({ prompt: 'bench', variables: { name: 'Ada' } });
@@ -93,7 +100,13 @@ try {
       return r.status === 202;
     };
     // accept rate: the workflows it starts also load the machine, as in production
-    rows.push(await runLoad('async accept (POST /v1/runs → 202)', { concurrency: 32, total: n(2000), maxMs: 30_000 }, accept));
+    rows.push(
+      await runLoad(
+        'async accept (POST /v1/runs → 202)',
+        { concurrency: 32, total: n(2000), maxMs: 30_000 },
+        accept,
+      ),
+    );
     // drain what the accept test queued before measuring end to end
     const waitIdle = async (deadlineMs: number) => {
       const end = Date.now() + deadlineMs;
@@ -110,11 +123,14 @@ try {
     await runLoad('async submit (end-to-end batch)', { concurrency: 32, total, maxMs: 60_000 }, accept);
     await waitIdle(300_000);
     const seconds = (performance.now() - t0) / 1000;
-    const [done] = await sql`SELECT count(*)::int AS n FROM runs WHERE created_at >= ${since} AND status = 'succeeded'`;
+    const [done] =
+      await sql`SELECT count(*)::int AS n FROM runs WHERE created_at >= ${since} AND status = 'succeeded'`;
     asyncE2e = { runs: done?.n ?? 0, seconds };
   }
 
-  console.log(`\nPromptmill run-path benchmark (scale ${scale}; mock provider, zero latency; ${process.version})\n`);
+  console.log(
+    `\nPromptmill run-path benchmark (scale ${scale}; mock provider, zero latency; ${process.version})\n`,
+  );
   printTable(rows);
   for (const c of [1, 32]) {
     const d = rows.find((r) => r.label.startsWith('direct') && r.concurrency === c)!;
@@ -125,14 +141,16 @@ try {
     );
   }
   if (asyncE2e) {
-    console.log(`async end-to-end: ${asyncE2e.runs} runs finished in ${asyncE2e.seconds.toFixed(1)} s = ${(asyncE2e.runs / asyncE2e.seconds).toFixed(1)} runs/s`);
+    console.log(
+      `async end-to-end: ${asyncE2e.runs} runs finished in ${asyncE2e.seconds.toFixed(1)} s = ${(asyncE2e.runs / asyncE2e.seconds).toFixed(1)} runs/s`,
+    );
   } else {
     console.log('async routes not available (POST /v1/runs did not answer 202): async figures skipped');
   }
-  console.log('targets (2 cores): sync overhead p50 ≤ 15 ms, p99 ≤ 60 ms; async accept ≥ 500/s; async end-to-end ≥ 150 runs/s');
+  console.log(
+    'targets (2 cores): sync overhead p50 ≤ 15 ms, p99 ≤ 60 ms; async accept ≥ 500/s; async end-to-end ≥ 150 runs/s',
+  );
 } finally {
   await sql.end();
-  await stack.stop();
-  await mock.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await running.stop();
 }

@@ -1,11 +1,7 @@
 // Starts ONE real stack for the e2e project: embedded Postgres, Temporal dev server (headless),
 // worker and api as child processes, and the mock model provider. Every port is picked free.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { type MockProvider, startMockProvider } from '../../infra/src/mock-provider/index.ts';
-import { type Stack, startStack } from '../../infra/src/stack/index.ts';
+import { type EphemeralStack, startEphemeralStack } from '../../infra/src/stack/index.ts';
 
 export const E2E_ENV = {
   LOG_LEVEL: 'warn',
@@ -16,25 +12,13 @@ export const E2E_ENV = {
   PROVIDER_TIMEOUT_MS: '5000',
 };
 
-let stack: Stack | undefined;
-let mock: MockProvider | undefined;
-let dataDir: string | undefined;
+let running: EphemeralStack | undefined;
 
 export default async function setup(project: TestProject) {
-  dataDir = mkdtempSync(join(tmpdir(), 'promptmill-e2e-'));
-  mock = await startMockProvider({ port: 0 });
   const adminToken = 'e2e-admin-token-0123456789';
   const logs: string[] = [];
   try {
-    stack = await startStack({
-      dataDir,
-      apiPort: 0,
-      temporalPort: 0,
-      temporalUiPort: 0,
-      postgresPort: 0,
-      workerMetricsPort: 0,
-      headless: true,
-      providerBaseUrl: mock.url,
+    running = await startEphemeralStack({
       adminToken,
       env: E2E_ENV,
       log: (l) => {
@@ -46,6 +30,7 @@ export default async function setup(project: TestProject) {
     process.stderr.write(`${logs.slice(-50).join('\n')}\n`);
     throw err;
   }
+  const { stack, mock } = running;
   project.provide('apiUrl', stack.apiUrl);
   project.provide('mockUrl', mock.url);
   project.provide('adminToken', adminToken);
@@ -54,9 +39,7 @@ export default async function setup(project: TestProject) {
   project.provide('workerMetricsUrl', stack.workerMetricsUrl);
 
   return async () => {
-    await stack?.stop();
-    await mock?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await running?.stop();
   };
 }
 

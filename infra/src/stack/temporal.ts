@@ -49,6 +49,12 @@ export async function startTemporalDevServer(opts: {
     'journal_mode=wal',
     '--sqlite-pragma',
     'synchronous=normal',
+    // one task-queue partition: with several, a task can land on a partition without a waiting
+    // poller and be forwarded, which adds milliseconds to every run on a single dev server
+    '--dynamic-config-value',
+    'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value',
+    'matching.numTaskqueueWritePartitions=1',
   ];
   if (await isPortOpen(opts.port)) {
     throw new Error(
