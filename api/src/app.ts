@@ -13,6 +13,7 @@ import { docsRoutes } from './routes/docs.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { promptRoutes } from './routes/prompts.routes.ts';
 import { syncRunRoutes } from './routes/run.routes.ts';
+import { templateRoutes } from './routes/templates.routes.ts';
 import type { TemporalHandle } from './temporal.ts';
 
 export interface AppDeps {
@@ -82,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
     app.use(base, auth);
     app.use(base, syncRunRoutes(runDeps));
     app.use(base, promptRoutes({ sql: deps.sql }));
+    app.use(base, templateRoutes({ sql: deps.sql }));
   }
 
   app.use(notFoundHandler);

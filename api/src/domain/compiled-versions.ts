@@ -39,25 +39,29 @@ function compiled(version: VersionRow): CompiledVersion {
   return entry;
 }
 
-/** Checks the variables against the version's contract and renders its messages. */
+/**
+ * Checks the variables against the version's contract and renders its messages. One 400 names every
+ * offending variable: MISSING_VARIABLES when any required one is absent (its details also list the
+ * unknown ones, so one round trip fixes everything), otherwise UNKNOWN_VARIABLES.
+ */
 export function renderVersion(version: VersionRow, provided: Record<string, unknown>): ChatMessage[] {
   const entry = compiled(version);
   const { missing, unknown } = checkVariables(entry.variables, provided);
-  if (missing.length > 0) {
-    throw new AppError('MISSING_VARIABLES', `Missing required variables: ${missing.join(', ')}`, {
-      details: missing.map((name) => ({
-        field: `variables.${name}`,
-        message: 'Required variable is missing',
-      })),
-    });
-  }
-  if (unknown.length > 0) {
-    throw new AppError('UNKNOWN_VARIABLES', `Unknown variables: ${unknown.join(', ')}`, {
-      details: unknown.map((name) => ({
+  if (missing.length > 0 || unknown.length > 0) {
+    const details = [
+      ...missing.map((name) => ({ field: `variables.${name}`, message: 'Required variable is missing' })),
+      ...unknown.map((name) => ({
         field: `variables.${name}`,
         message: 'Variable is not declared by this version',
       })),
-    });
+    ];
+    if (missing.length > 0) {
+      const also = unknown.length > 0 ? `; unknown variables: ${unknown.join(', ')}` : '';
+      throw new AppError('MISSING_VARIABLES', `Missing required variables: ${missing.join(', ')}${also}`, {
+        details,
+      });
+    }
+    throw new AppError('UNKNOWN_VARIABLES', `Unknown variables: ${unknown.join(', ')}`, { details });
   }
   const values = applyDefaults(entry.variables, provided);
   return entry.parts.map((p) => ({ role: p.role, content: renderTemplate(p.parsed, values) }));

@@ -150,6 +150,52 @@ describe('property: values are data', () => {
   });
 });
 
+describe('property: values are data wherever they are inserted', () => {
+  const templateSyntax = fc.string({
+    unit: fc.constantFrom(
+      '{{',
+      '}}',
+      '{{{{',
+      '{{#if a}}',
+      '{{/if}}',
+      '{{#each a}}',
+      '{{else}}',
+      '{{this}}',
+      'x',
+      ' ',
+    ),
+    maxLength: 20,
+  });
+  const paths = parseTemplate('{{user.name}}|{{#if flag}}{{x}}{{else}}{{y}}{{/if}}|{{ z | {d} }}');
+
+  it('through dotted paths, #if/#else branches and inline defaults, a value is copied verbatim', () => {
+    fc.assert(
+      fc.property(
+        templateSyntax,
+        templateSyntax,
+        fc.boolean(),
+        fc.option(templateSyntax),
+        (name, x, flag, z) => {
+          const out = renderTemplate(paths, { user: { name }, flag, x, y: x, z });
+          expect(out).toBe(`${name}|${x}|${z ?? '{d}'}`);
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('defaults from a variables contract are data too', () => {
+    const parsed = parseTemplate('<{{a}}>');
+    fc.assert(
+      fc.property(templateSyntax, (d) => {
+        const spec = [{ name: 'a', required: false, default: d }];
+        expect(renderTemplate(parsed, applyDefaults(spec, {}))).toBe(`<${d}>`);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
 describe('property: parseTemplate on arbitrary input', () => {
   it('either succeeds or throws a TemplateSyntaxError with a valid location', () => {
     fc.assert(
