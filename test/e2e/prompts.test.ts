@@ -473,3 +473,24 @@ describe('isolation, scopes and prompt-restricted keys', () => {
     expect((await call('GET', '/v1/prompts/nothing-here', { key: restricted })).status).toBe(404);
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents every prompt, version, label, render and template route', async () => {
+    const doc = await call<{ paths: Record<string, Record<string, unknown>> }>('GET', '/openapi.json');
+    const expected: Record<string, string[]> = {
+      '/v1/prompts': ['get', 'post'],
+      '/v1/prompts/{idOrName}': ['delete', 'get', 'patch'],
+      '/v1/prompts/{idOrName}/versions': ['get', 'post'],
+      '/v1/prompts/{idOrName}/versions/{n}': ['get'],
+      '/v1/prompts/{idOrName}/labels': ['get'],
+      '/v1/prompts/{idOrName}/labels/{label}': ['delete', 'put'],
+      '/v1/prompts/{idOrName}/render': ['post'],
+      '/v1/templates': ['get'],
+      '/v1/templates/{id}': ['get'],
+      '/v1/templates/{id}/use': ['post'],
+    };
+    for (const [path, methods] of Object.entries(expected)) {
+      expect(Object.keys(doc.body.paths[path] ?? {}).sort(), path).toEqual(methods);
+    }
+  });
+});
