@@ -1,4 +1,10 @@
-import { booleanFromEnv, logLevelSchema, parseEnv, temporalEnvSchema } from '@promptmill/infra/config';
+import {
+  booleanFromEnv,
+  EnvError,
+  logLevelSchema,
+  parseEnv,
+  temporalEnvSchema,
+} from '@promptmill/infra/config';
 import { z } from 'zod';
 
 export const apiEnvSchema = z
@@ -23,6 +29,25 @@ export const apiEnvSchema = z
     PROVIDER_RETRY_INITIAL_MS: z.coerce.number().int().min(1).max(60_000).default(500),
     /** When the shared rate-limit store is unreachable: admit (open) or refuse (closed). */
     RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+    /** Master switch for every rate limit (per key, per org, global); false only for benchmarks or trusted setups. */
+    RATE_LIMITS_ENABLED: booleanFromEnv.default(true),
+    /** How long a rate-limit decision may wait for Postgres before RATE_LIMIT_FAIL_MODE applies. */
+    RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    /** Per-process circuit breaker over all tenants, requests per minute (0 = off). */
+    GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
+    /** How often each api process deletes expired rate-limit counter rows. */
+    RATE_LIMIT_CLEANUP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+    /** How often per-key usage_count / last_used_at are flushed (batched; listings lag by this much). */
+    USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+    /** HMAC secret for OAuth2 access tokens; unset = random per process, so tokens only work on the process that issued them: set one shared value when running several api processes. */
+    TOKEN_SIGNING_SECRET: z
+      .string()
+      .min(32, 'TOKEN_SIGNING_SECRET must be at least 32 characters')
+      .optional(),
+    /** Lifetime of OAuth2 access tokens from POST /oauth/token (capped by the key's own expiry). */
+    OAUTH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
+    /** Test only (refused unless NODE_ENV=test): PUT /admin/v1/test-clock may shift this process's clock. */
+    TEST_CLOCK: booleanFromEnv.default(false),
     /** Number of proxy hops to trust for the client address (Express `trust proxy`). */
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
     LOG_LEVEL: logLevelSchema,
@@ -34,5 +59,9 @@ export const apiEnvSchema = z
 export type ApiEnv = z.infer<typeof apiEnvSchema>;
 
 export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
-  return parseEnv(apiEnvSchema, source, 'api');
+  const env = parseEnv(apiEnvSchema, source, 'api');
+  if (env.TEST_CLOCK && source.NODE_ENV !== 'test') {
+    throw new EnvError('api: invalid environment\n  TEST_CLOCK: only allowed with NODE_ENV=test');
+  }
+  return env;
 }

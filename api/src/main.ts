@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createSql, runMigrations } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
-import { createApp } from './app.ts';
+import { closeApp, createApp } from './app.ts';
 import { loadApiEnv } from './env.ts';
 import { createApiMetrics } from './http/metrics.ts';
 import { connectTemporal } from './temporal.ts';
@@ -34,6 +34,7 @@ async function shutdown(signal: string): Promise<void> {
   const timer = setTimeout(() => server.closeAllConnections(), 25_000);
   await closed;
   clearTimeout(timer);
+  await closeApp(app); // flushes batched key usage
   await temporal.connection.close();
   await sql.end({ timeout: 5 });
   logger.info('api stopped');

@@ -9,6 +9,8 @@ export interface AuthContext {
   scopes: string[];
   promptIds: string[] | null;
   key: KeyAuthRow;
+  /** an API key itself, or an OAuth2 access token minted from one (same rights) */
+  via: 'api_key' | 'oauth';
 }
 
 export function getAuth(res: Response): AuthContext {

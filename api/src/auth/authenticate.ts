@@ -1,14 +1,22 @@
-import { findKeyByHash, type KeyAuthRow, type Sql } from '@promptmill/infra/db';
-import type { Request, RequestHandler } from 'express';
+import { timingSafeEqual } from 'node:crypto';
+import { findKeyAuthById, findKeyByHash, type KeyAuthRow, type Sql } from '@promptmill/infra/db';
+import type { Request, RequestHandler, Response } from 'express';
 import { AppError } from '../http/app-error.ts';
+import type { Clock } from '../limits/clock.ts';
+import { isAccessToken, type TokenSigner } from './access-token.ts';
 import { hashApiKey, isWellFormedApiKey } from './api-key.ts';
 import type { AuthContext } from './auth-context.ts';
+import { isOriginAllowed } from './origin.ts';
 
-export type Clock = () => Date;
+export type { Clock };
 
 const unauthorized = (message: string) => new AppError('UNAUTHORIZED', message);
 
-/** The key from `Authorization: Bearer <key>` or `x-api-key: <key>`; undefined when neither is usable. */
+/**
+ * The credential from `Authorization: Bearer <credential>` or `x-api-key: <credential>`; undefined
+ * when neither is usable. An Authorization header that is present wins, even if malformed.
+ * Never logged: request logs carry method, path and status only.
+ */
 export function presentedKey(req: Request): string | undefined {
   const authorization = req.get('authorization');
   if (authorization !== undefined) {
@@ -19,15 +27,16 @@ export function presentedKey(req: Request): string | undefined {
   return headerKey?.trim() || undefined;
 }
 
-/** The 401 checks, in the order API.md lists them. */
+/** The 401 checks after the key row is found, in the order API.md lists them. */
 export function checkKeyUsable(key: KeyAuthRow | undefined, now: Date): asserts key is KeyAuthRow {
   if (!key) throw unauthorized('Invalid API key');
+  // a rotated-out secret past its grace period is indistinguishable from an unknown key
   if (key.isPreviousSecret && (!key.previousExpiresAt || key.previousExpiresAt <= now)) {
     throw unauthorized('Invalid API key');
   }
   if (key.revokedAt) throw unauthorized('API key has been revoked');
   if (key.expiresAt && key.expiresAt <= now) throw unauthorized('API key has expired');
-  if (key.ownerSuspendedAt) throw unauthorized('API key owner is suspended');
+  if (key.ownerSuspendedAt || key.ownerRemovedAt) throw unauthorized('API key owner is suspended');
 }
 
 /** Billing and plan gates: run before any prompt or run is read. */
@@ -47,23 +56,72 @@ export function checkOrgGates(key: KeyAuthRow, isFreePlanRoute: boolean): void {
   }
 }
 
+/** 403 ORIGIN_NOT_ALLOWED, without Access-Control-Allow-Origin, so a browser cannot read anything. */
+export function checkOrigin(req: Request, res: Response, allowedOrigins: readonly string[] | null): void {
+  if (isOriginAllowed(req.get('origin'), allowedOrigins)) return;
+  res.removeHeader('Access-Control-Allow-Origin');
+  res.removeHeader('Access-Control-Expose-Headers');
+  throw new AppError('ORIGIN_NOT_ALLOWED', 'This API key may not be used from this origin');
+}
+
+const sameBytes = (a: Buffer, b: Buffer | null) =>
+  b !== null && a.length === b.length && timingSafeEqual(a, b);
+
+/**
+ * The key row for an OAuth2 access token: valid signature, not expired, and minted from the key's
+ * current secret or from its pre-rotation secret while that one's grace period lasts.
+ */
+export async function findKeyForAccessToken(
+  sql: Sql,
+  signer: TokenSigner,
+  token: string,
+  now: Date,
+): Promise<KeyAuthRow> {
+  const payload = signer.verify(token);
+  if (payload === 'format') throw unauthorized('Invalid API key format');
+  if (payload === 'signature') throw unauthorized('Invalid API key');
+  if (payload.exp * 1000 <= now.getTime()) throw unauthorized('API key has expired');
+  const key = await findKeyAuthById(sql, payload.k);
+  if (!key) throw unauthorized('Invalid API key');
+  const given = Buffer.from(payload.f);
+  if (sameBytes(given, Buffer.from(signer.fingerprint(key.keyHash)))) return key;
+  if (key.previousHash && sameBytes(given, Buffer.from(signer.fingerprint(key.previousHash)))) {
+    return { ...key, isPreviousSecret: true };
+  }
+  throw unauthorized('Invalid API key');
+}
+
 export interface AuthenticateOptions {
   sql: Sql;
   now?: Clock;
+  signer?: TokenSigner;
   /** Routes a Free-plan org may still call (reading its keys). */
   isFreePlanRoute?: (req: Request) => boolean;
 }
 
+/**
+ * 401 sequence → billing/plan gates → origin check. The key row (with its owner and org) is read on
+ * every request, uncached: a revocation, suspension or plan change holds at once in every process.
+ */
 export function authenticate(opts: AuthenticateOptions): RequestHandler {
   const now = opts.now ?? (() => new Date());
   const isFreePlanRoute = opts.isFreePlanRoute ?? (() => false);
   return async (req, res, next) => {
-    const plaintext = presentedKey(req);
-    if (plaintext === undefined) throw unauthorized('Missing or malformed Authorization header');
-    if (!isWellFormedApiKey(plaintext)) throw unauthorized('Invalid API key format');
-    const key = await findKeyByHash(opts.sql, hashApiKey(plaintext));
-    checkKeyUsable(key, now());
+    const credential = presentedKey(req);
+    if (credential === undefined) throw unauthorized('Missing or malformed Authorization header');
+    const at = now();
+    let key: KeyAuthRow | undefined;
+    let via: AuthContext['via'] = 'api_key';
+    if (opts.signer && isAccessToken(credential)) {
+      key = await findKeyForAccessToken(opts.sql, opts.signer, credential, at);
+      via = 'oauth';
+    } else {
+      if (!isWellFormedApiKey(credential)) throw unauthorized('Invalid API key format');
+      key = await findKeyByHash(opts.sql, hashApiKey(credential));
+    }
+    checkKeyUsable(key, at);
     checkOrgGates(key, isFreePlanRoute(req));
+    checkOrigin(req, res, key.allowedOrigins);
     const auth: AuthContext = {
       keyId: key.id,
       orgId: key.orgId,
@@ -71,6 +129,7 @@ export function authenticate(opts: AuthenticateOptions): RequestHandler {
       scopes: key.scopes,
       promptIds: key.promptIds,
       key,
+      via,
     };
     res.locals.auth = auth;
     next();

@@ -14,6 +14,7 @@ import {
 import { z } from 'zod';
 import { generateApiKey } from '../auth/api-key.ts';
 import { AppError } from '../http/app-error.ts';
+import { effectiveOrgLimits } from '../limits/windows.ts';
 
 const limitOverridesSchema = z
   .object({
@@ -91,6 +92,13 @@ export async function createOrgWithFirstKey(sql: Sql, input: CreateOrgInput): Pr
     });
     return { org, owner, key: { ...key, key: generated.plaintext } };
   })) as CreatedOrg;
+}
+
+export type OrgView = OrgRow & { limits: { perMinute: number; perDay: number } };
+
+/** The row plus the limits in force (plan limits with the organization's overrides applied). */
+export function toOrgView(org: OrgRow): OrgView {
+  return { ...org, limits: effectiveOrgLimits(org.plan, org.limitOverrides) };
 }
 
 export async function getOrg(sql: Sql, id: string): Promise<OrgRow> {

@@ -1,0 +1,138 @@
+import type { CounterWindow, KeyRateLimits, LimitOverrides, Plan, WindowCount } from '@promptmill/infra/db';
+
+/**
+ * Plan limits (API.md "Limits and quotas"); organizations may override them (limit_overrides).
+ * Free orgs have no API, but may still read /v1/me and manage /v1/keys: a small allowance for that.
+ */
+export const PLAN_LIMITS: Record<Plan, { perMinute: number; perDay: number }> = {
+  free: { perMinute: 30, perDay: 1_000 },
+  pro: { perMinute: 60, perDay: 10_000 },
+  team: { perMinute: 300, perDay: 100_000 },
+  enterprise: { perMinute: 1_000, perDay: 1_000_000 },
+};
+
+export type Period = 'minute' | 'hour' | 'day';
+export type LimitScope = 'key' | 'org';
+
+/**
+ * Slot sizes: a rolling minute sums 1 s slots, a rolling hour 1 min slots, a day is one slot per UTC
+ * calendar day (slots are aligned to the Unix epoch, so a 86 400 s slot starts at UTC midnight).
+ * The slot that straddles a rolling window's start still counts, so no rolling window ever admits
+ * more than its limit (not even a burst straddling an edge), at the price of refusing for at most
+ * one slot (1 s / 60 s) longer than strictly necessary.
+ */
+export const PERIODS: Record<Period, { slotMs: number; windowMs: number }> = {
+  minute: { slotMs: 1_000, windowMs: 60_000 },
+  hour: { slotMs: 60_000, windowMs: 3_600_000 },
+  day: { slotMs: 86_400_000, windowMs: 0 },
+};
+
+export interface LimitWindow {
+  scope: LimitScope;
+  period: Period;
+  limit: number;
+  bucket: string;
+}
+
+export function effectiveOrgLimits(
+  plan: Plan,
+  overrides: LimitOverrides,
+): { perMinute: number; perDay: number } {
+  const base = PLAN_LIMITS[plan];
+  return { perMinute: overrides.perMinute ?? base.perMinute, perDay: overrides.perDay ?? base.perDay };
+}
+
+export interface LimitSubject {
+  keyId: string;
+  keyLimits: KeyRateLimits;
+  orgId: string;
+  plan: Plan;
+  overrides: LimitOverrides;
+}
+
+/** Every window that applies to a request: the key's own (optional) and its organization's. */
+export function windowsFor(s: LimitSubject): LimitWindow[] {
+  const org = effectiveOrgLimits(s.plan, s.overrides);
+  const windows: LimitWindow[] = [];
+  const keyPeriods: [Period, number | undefined][] = [
+    ['minute', s.keyLimits.perMinute],
+    ['hour', s.keyLimits.perHour],
+    ['day', s.keyLimits.perDay],
+  ];
+  for (const [period, limit] of keyPeriods) {
+    if (limit !== undefined) windows.push({ scope: 'key', period, limit, bucket: `k:${s.keyId}:${period}` });
+  }
+  windows.push({ scope: 'org', period: 'minute', limit: org.perMinute, bucket: `o:${s.orgId}:minute` });
+  windows.push({ scope: 'org', period: 'day', limit: org.perDay, bucket: `o:${s.orgId}:day` });
+  return windows;
+}
+
+/** The effective limit per period (the tighter of key and org), as the 429 body's `rateLimits`. */
+export function rateLimitsBody(windows: LimitWindow[]): {
+  requestsPerMinute: number | null;
+  requestsPerHour: number | null;
+  requestsPerDay: number | null;
+} {
+  const tightest = (period: Period) => {
+    const limits = windows.filter((w) => w.period === period).map((w) => w.limit);
+    return limits.length > 0 ? Math.min(...limits) : null;
+  };
+  return {
+    requestsPerMinute: tightest('minute'),
+    requestsPerHour: tightest('hour'),
+    requestsPerDay: tightest('day'),
+  };
+}
+
+/** The slot arithmetic for one window at `now` (what the SQL function sums and increments). */
+export function counterWindow(w: LimitWindow, now: Date): CounterWindow {
+  const { slotMs, windowMs } = PERIODS[w.period];
+  const t = now.getTime();
+  const slotStart = Math.floor(t / slotMs) * slotMs;
+  return {
+    bucket: w.bucket,
+    slotStart: new Date(slotStart),
+    from: new Date(t - windowMs - slotMs),
+    expiresAt: new Date(slotStart + slotMs + windowMs),
+    limit: w.limit,
+  };
+}
+
+/** When a slot stops counting: its end plus the window length. */
+export function slotExpiry(period: Period, slotStart: Date): Date {
+  const { slotMs, windowMs } = PERIODS[period];
+  return new Date(slotStart.getTime() + slotMs + windowMs);
+}
+
+export interface WindowState extends LimitWindow {
+  used: number;
+  remaining: number;
+  /** when capacity next frees up (the oldest counted slot expires); next UTC midnight for a day */
+  resetAt: Date;
+  /** for a full window: when it admits again */
+  retryAt: Date | null;
+}
+
+export function windowState(w: LimitWindow, count: WindowCount, now: Date): WindowState {
+  const currentSlot = counterWindow(w, now).slotStart;
+  const resetAt = slotExpiry(w.period, count.oldest ?? currentSlot);
+  const full = count.used >= w.limit;
+  const retryAt = full ? slotExpiry(w.period, count.release ?? count.oldest ?? currentSlot) : null;
+  return { ...w, used: count.used, remaining: Math.max(0, w.limit - count.used), resetAt, retryAt };
+}
+
+/** The window with the fewest requests remaining (ties: the smaller limit), for X-RateLimit-*. */
+export function tightestWindow(states: WindowState[]): WindowState | undefined {
+  let best: WindowState | undefined;
+  for (const s of states) {
+    if (!best || s.remaining < best.remaining || (s.remaining === best.remaining && s.limit < best.limit)) {
+      best = s;
+    }
+  }
+  return best;
+}
+
+/** Whole seconds until `at`, at least 1 (Retry-After must be a positive integer). */
+export function secondsUntil(at: Date, now: Date): number {
+  return Math.max(1, Math.ceil((at.getTime() - now.getTime()) / 1000));
+}
