@@ -293,6 +293,48 @@ describe('INVALID_TEMPLATE with line and column', () => {
       /inside \{\{#each\}\}.*\(line 1, column 1\)$/,
     ],
     [
+      'this outside each',
+      { template: 'x {{this.name}}' },
+      'template',
+      /can only be used inside \{\{#each\}\}.*\(line 1, column 3\)$/,
+    ],
+    [
+      'duplicate else',
+      { template: '{{#if a}}1{{else}}2{{else}}3{{/if}}' },
+      'template',
+      /Duplicate \{\{else\}\}.*\(line 1, column 20\)$/,
+    ],
+    [
+      'else inside each',
+      { template: '{{#each xs}}{{else}}{{/each}}' },
+      'template',
+      /not allowed directly inside.*\(line 1, column 13\)$/,
+    ],
+    [
+      'unknown closing tag',
+      { template: '{{#if a}}{{/with}}' },
+      'template',
+      /Unknown closing tag.*\(line 1, column 10\)$/,
+    ],
+    [
+      'block without a variable',
+      { template: '\n{{#if}}{{/if}}' },
+      'template',
+      /requires a variable name.*\(line 2, column 1\)$/,
+    ],
+    [
+      'missing variable name',
+      { template: '{{|fallback}}' },
+      'template',
+      /Missing variable name.*\(line 1, column 1\)$/,
+    ],
+    [
+      'blocks nested too deep',
+      { template: `${'{{#if a}}'.repeat(101)}${'{{/if}}'.repeat(101)}` },
+      'template',
+      /nested more than 100 levels.*\(line 1, column 901\)$/,
+    ],
+    [
       'error in the second message',
       {
         messages: [
