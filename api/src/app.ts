@@ -16,6 +16,7 @@ import { createGlobalBreaker } from './limits/global-breaker.ts';
 import { rateLimit } from './limits/rate-limit.middleware.ts';
 import { createUsageRecorder } from './limits/usage-recorder.ts';
 import { adminRoutes } from './routes/admin.routes.ts';
+import { agentRoutes } from './routes/agents.routes.ts';
 import { docsRoutes } from './routes/docs.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { keyRoutes } from './routes/keys.routes.ts';
@@ -24,6 +25,7 @@ import { memberRoutes } from './routes/members.routes.ts';
 import { oauthErrorHandler, oauthRoutes } from './routes/oauth.routes.ts';
 import { promptRoutes } from './routes/prompts.routes.ts';
 import { syncRunRoutes } from './routes/run.routes.ts';
+import { runsRoutes } from './routes/runs.routes.ts';
 import { templateRoutes } from './routes/templates.routes.ts';
 import type { TemporalHandle } from './temporal.ts';
 
@@ -105,6 +107,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes({ sql: deps.sql, temporal: deps.temporal, registry: deps.metrics.registry }));
   app.use(docsRoutes());
 
+  // the seed-compatible sync run routes keep the seed's error shape from the first check on (body parsing too)
+  app.use(
+    API_BASES.flatMap((base) => [`${base}/run`, `${base}/agents`]),
+    useSeedErrorShape(),
+  );
   app.use(requireJsonBody((path) => path === '/oauth/token'));
   app.use(express.json({ limit: env.MAX_BODY_BYTES, strict: false }));
 
@@ -151,13 +158,14 @@ export function createApp(deps: AppDeps): Express {
   });
   const accountDeps = { sql: deps.sql, clock };
   for (const base of API_BASES) {
-    app.use([`${base}/run`, `${base}/agents`], useSeedErrorShape());
     app.use(base, auth);
     app.use(base, limiter);
     app.use(base, meRoutes(accountDeps));
     app.use(base, keyRoutes(accountDeps));
     app.use(base, memberRoutes(accountDeps));
     app.use(base, syncRunRoutes(runDeps));
+    app.use(base, agentRoutes(runDeps));
+    app.use(base, runsRoutes(runDeps));
     app.use(base, promptRoutes({ sql: deps.sql }));
     app.use(base, templateRoutes({ sql: deps.sql }));
   }

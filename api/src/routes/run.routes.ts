@@ -1,8 +1,10 @@
-import { Router } from 'express';
+import { type Response, Router } from 'express';
 import { z } from 'zod';
 import { getAuth } from '../auth/auth-context.ts';
 import { requireScope } from '../auth/scopes.ts';
-import { awaitRunOutcome, outcomeError, prepareRun, type RunDeps, startRunWorkflow } from '../domain/runs.ts';
+import { executeSyncRun, type RunDeps, type SyncRunResult } from '../domain/runs.ts';
+import { AppError } from '../http/app-error.ts';
+import { zodDetails } from '../http/error-handler.ts';
 import { documentRoute } from '../openapi/registry.ts';
 
 export const syncRunBodySchema = z
@@ -34,6 +36,26 @@ export const syncRunResponseSchema = z
   })
   .openapi('SyncRunResult');
 
+/** Every status the seed-compatible sync routes answer; errors are `{success:false, error, code}`. */
+export const SYNC_RUN_RESPONSES = {
+  200: {
+    description:
+      'The run succeeded. `X-Cache: HIT|MISS` when the version has cacheTtlSeconds (a hit costs nothing).',
+    schema: syncRunResponseSchema,
+  },
+  400: {
+    description: 'VALIDATION_ERROR (the message names the fields), MISSING_VARIABLES or UNKNOWN_VARIABLES',
+  },
+  402: { description: 'INSUFFICIENT_TOKENS (monthly token budget spent), PAST_DUE or DISPUTED' },
+  403: { description: 'MODEL_NOT_ALLOWED, FORBIDDEN (scope or prompt restriction), API_NOT_ALLOWED, …' },
+  404: { description: "PROMPT_NOT_FOUND: Prompt '<name>' not found or has no PRODUCTION version" },
+  409: { description: 'RUN_CANCELED: the run was canceled while the request waited' },
+  429: { description: 'RATE_LIMITED, with Retry-After' },
+  500: { description: 'INTERNAL_ERROR' },
+  502: { description: 'PROVIDER_ERROR after retries and fallbacks (the provider message is kept)' },
+  504: { description: 'RUN_TIMEOUT: the run goes on; `runId` in the body, poll GET /v1/runs/:id' },
+};
+
 documentRoute({
   method: 'post',
   path: '/api/v1/run',
@@ -42,13 +64,7 @@ documentRoute({
   scope: 'runs:execute',
   body: syncRunBodySchema,
   errorShape: 'seed',
-  responses: {
-    200: { description: 'The run succeeded', schema: syncRunResponseSchema },
-    400: { description: 'Invalid body, MISSING_VARIABLES or UNKNOWN_VARIABLES' },
-    404: { description: "Prompt '<name>' not found or has no PRODUCTION version" },
-    502: { description: 'PROVIDER_ERROR after retries and fallbacks' },
-    504: { description: 'RUN_TIMEOUT: the run goes on; its id is in the body' },
-  },
+  responses: SYNC_RUN_RESPONSES,
 });
 
 /** Seed-compatible sync run (seed 000): `{success, output, promptVersion, durationMs, model, runId, usage}`. */
@@ -56,7 +72,7 @@ export function syncRunRoutes(deps: RunDeps): Router {
   const router = Router();
   router.post('/run', requireScope('runs:execute'), async (req, res) => {
     const started = performance.now();
-    const body = syncRunBodySchema.parse(req.body ?? {});
+    const body = parseSeedBody(syncRunBodySchema, req.body);
     const auth = getAuth(res);
     const runReq = {
       prompt: body.promptName,
@@ -64,19 +80,34 @@ export function syncRunRoutes(deps: RunDeps): Router {
       version: body.version,
       label: body.label,
     };
-    const prepared = await prepareRun(deps, auth, runReq, 'sync');
-    await startRunWorkflow(deps, prepared, runReq);
-    const outcome = await awaitRunOutcome(deps, prepared.runId, deps.syncTimeoutMs);
-    if (outcome.status !== 'succeeded') throw outcomeError(outcome);
-    res.json({
-      success: true,
-      output: outcome.output,
-      promptVersion: prepared.version.version,
-      durationMs: Math.round(performance.now() - started),
-      model: outcome.model,
-      runId: outcome.runId,
-      usage: outcome.usage,
-    });
+    const result = await executeSyncRun(deps, auth, runReq);
+    sendSyncRunResult(res, result, started);
   });
   return router;
+}
+
+/**
+ * Validation for the seed-shaped routes: their error body has no `details`, so the message
+ * itself names the fields (`promptName: Invalid input: expected string, received undefined`).
+ */
+export function parseSeedBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) return parsed.data;
+  const details = zodDetails(parsed.error);
+  const message = `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`;
+  throw new AppError('VALIDATION_ERROR', message, { details });
+}
+
+/** The seed's 200 body; `X-Cache: HIT|MISS` when the version caches identical requests. */
+export function sendSyncRunResult(res: Response, result: SyncRunResult, started: number): void {
+  if (result.cache) res.setHeader('X-Cache', result.cache);
+  res.json({
+    success: true,
+    output: result.output,
+    promptVersion: result.promptVersion,
+    durationMs: Math.round(performance.now() - started),
+    model: result.model,
+    runId: result.runId,
+    usage: result.usage,
+  });
 }

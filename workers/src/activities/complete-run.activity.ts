@@ -17,6 +17,9 @@ export function createCompleteRunActivity(deps: { sql: Sql; metrics: WorkerMetri
       errorMessage: req.errorMessage,
       latencyMs: req.latencyMs,
       cacheHit: false,
+      // the workflow passes these only for a successful run of a caching version
+      cacheKey: req.cacheKey,
+      cacheTtlSeconds: req.cacheTtlSeconds,
     });
     if (totals.recorded) {
       const { metrics } = deps;

@@ -54,13 +54,172 @@ export interface NewRun {
   requestHash: string | null;
 }
 
-export async function insertRun(sql: Queryable, r: NewRun): Promise<void> {
-  await sql`
+/**
+ * Inserts a queued run. With an idempotency key, a concurrent or earlier run holding the same key
+ * wins (the unique index `runs_idempotency`): false means nothing was inserted.
+ */
+export async function insertRun(sql: Queryable, r: NewRun): Promise<boolean> {
+  const rows = await sql`
     INSERT INTO runs (id, org_id, key_id, prompt_id, version_id, prompt_version, mode, status, variables,
                       metadata, webhook_url, model, idempotency_key, request_hash)
     VALUES (${r.id}, ${r.orgId}, ${r.keyId}, ${r.promptId}, ${r.versionId}, ${r.promptVersion}, ${r.mode}, 'queued',
             ${sql.json(r.variables as Record<string, never>)}, ${r.metadata === null ? null : sql.json(r.metadata as Record<string, never>)},
-            ${r.webhookUrl}, ${r.model}, ${r.idempotencyKey}, ${r.requestHash})`;
+            ${r.webhookUrl}, ${r.model}, ${r.idempotencyKey}, ${r.requestHash})
+    ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id`;
+  return rows.count === 1;
+}
+
+export interface CachedResult {
+  runId: string;
+  output: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  expiresAt: Date;
+}
+
+/** A fresh identical-request cache entry, if any. */
+export async function findCachedResult(sql: Queryable, cacheKey: string): Promise<CachedResult | undefined> {
+  const [row] = await sql<CachedResult[]>`
+    SELECT run_id AS "runId", output, model, prompt_tokens AS "promptTokens",
+           completion_tokens AS "completionTokens", expires_at AS "expiresAt"
+    FROM run_cache WHERE cache_key = ${cacheKey} AND expires_at > now()`;
+  return row;
+}
+
+/**
+ * A run answered from the cache: the run row (succeeded, cache_hit), its 'run' usage event at zero
+ * tokens and cost, and the month's run count move together. false = the idempotency key was taken.
+ */
+export async function insertCacheHitRun(sql: Sql, r: NewRun & { output: string }): Promise<boolean> {
+  return (await sql.begin(async (tx) => {
+    const rows = await tx`
+      INSERT INTO runs (id, org_id, key_id, prompt_id, version_id, prompt_version, mode, status, variables,
+                        metadata, webhook_url, model, output, attempts, cache_hit, idempotency_key, request_hash,
+                        started_at, finished_at)
+      VALUES (${r.id}, ${r.orgId}, ${r.keyId}, ${r.promptId}, ${r.versionId}, ${r.promptVersion}, ${r.mode},
+              'succeeded', ${tx.json(r.variables as Record<string, never>)},
+              ${r.metadata === null ? null : tx.json(r.metadata as Record<string, never>)}, ${r.webhookUrl},
+              ${r.model}, ${r.output}, 0, true, ${r.idempotencyKey}, ${r.requestHash}, now(), now())
+      ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING id`;
+    if (rows.count === 0) return false;
+    await tx`
+      INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, prompt_id, prompt_version, model, status,
+                                prompt_tokens, completion_tokens, cost, latency_ms, cache_hit)
+      VALUES (${r.orgId}, ${r.keyId}, ${r.id}, 'run', 0, ${r.promptId}, ${r.promptVersion}, ${r.model}, 'succeeded',
+              0, 0, 0, 0, true)`;
+    await tx`
+      INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
+      VALUES (${r.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 0, 0, 1)
+      ON CONFLICT (org_id, month) DO UPDATE SET runs = org_usage_monthly.runs + 1`;
+    return true;
+  })) as boolean;
+}
+
+export interface IdempotentRun {
+  id: string;
+  status: RunStatus;
+  requestHash: string | null;
+  /** older than the dedupe window: the key may be reused */
+  isExpired: boolean;
+}
+
+export async function findRunByIdempotencyKey(
+  sql: Queryable,
+  orgId: string,
+  key: string,
+  ttlSeconds: number,
+): Promise<IdempotentRun | undefined> {
+  const [row] = await sql<IdempotentRun[]>`
+    SELECT id, status, request_hash AS "requestHash",
+           created_at < now() - make_interval(secs => ${ttlSeconds}) AS "isExpired"
+    FROM runs WHERE org_id = ${orgId} AND idempotency_key = ${key}`;
+  return row;
+}
+
+/** Frees a key whose dedupe window is over, so a new run may take it (the old run keeps its data). */
+export async function releaseExpiredIdempotencyKey(
+  sql: Queryable,
+  orgId: string,
+  key: string,
+  ttlSeconds: number,
+): Promise<void> {
+  await sql`
+    UPDATE runs SET idempotency_key = NULL
+    WHERE org_id = ${orgId} AND idempotency_key = ${key}
+      AND created_at < now() - make_interval(secs => ${ttlSeconds})`;
+}
+
+/** The workflow could not be started: the run fails at once and frees its idempotency key. */
+export async function failUnstartedRun(
+  sql: Queryable,
+  runId: string,
+  errorCode: ErrorCode,
+  errorMessage: string,
+): Promise<void> {
+  await sql`
+    UPDATE runs SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage},
+      idempotency_key = NULL, finished_at = now()
+    WHERE id = ${runId} AND status = 'queued'`;
+}
+
+/** A run as the API shows it: the row plus its prompt's name. */
+export interface RunView extends RunRow {
+  promptName: string;
+  webhookUrl: string | null;
+}
+
+const RUN_VIEW_COLUMNS = (sql: Queryable) => sql`
+  r.id, r.org_id AS "orgId", r.key_id AS "keyId", r.prompt_id AS "promptId", p.name AS "promptName",
+  r.version_id AS "versionId", r.prompt_version AS "promptVersion", r.mode, r.status, r.variables, r.metadata,
+  r.webhook_url AS "webhookUrl", r.model, r.output, r.error_code AS "errorCode", r.error_message AS "errorMessage",
+  r.prompt_tokens AS "promptTokens", r.completion_tokens AS "completionTokens", r.cost, r.attempts,
+  r.cache_hit AS "cacheHit", r.idempotency_key AS "idempotencyKey", r.request_hash AS "requestHash",
+  r.created_at AS "createdAt", r.started_at AS "startedAt", r.finished_at AS "finishedAt"`;
+
+export async function findRunView(sql: Queryable, orgId: string, id: string): Promise<RunView | undefined> {
+  const [row] = await sql<RunView[]>`
+    SELECT ${RUN_VIEW_COLUMNS(sql)} FROM runs r JOIN prompts p ON p.id = r.prompt_id
+    WHERE r.id = ${id} AND r.org_id = ${orgId}`;
+  return row;
+}
+
+export interface RunFilters {
+  status?: RunStatus | undefined;
+  /** prompt id or name */
+  prompt?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  /** a prompt-restricted key sees only these prompts' runs */
+  promptIds?: string[] | null | undefined;
+}
+
+/** One page of an organization's runs, newest first, and the total matching the filters. */
+export async function listRuns(
+  sql: Queryable,
+  orgId: string,
+  f: RunFilters,
+  page: { limit: number; offset: number },
+): Promise<{ rows: RunView[]; total: number }> {
+  const where = sql`
+    r.org_id = ${orgId}
+    ${f.status ? sql`AND r.status = ${f.status}` : sql``}
+    ${f.prompt ? sql`AND (p.id = ${f.prompt} OR (p.name = ${f.prompt} AND p.deleted_at IS NULL))` : sql``}
+    ${f.from ? sql`AND r.created_at >= ${f.from}` : sql``}
+    ${f.to ? sql`AND r.created_at < ${f.to}` : sql``}
+    ${f.promptIds ? sql`AND r.prompt_id = ANY(${f.promptIds})` : sql``}`;
+  const [rows, [count]] = await Promise.all([
+    sql<RunView[]>`
+      SELECT ${RUN_VIEW_COLUMNS(sql)} FROM runs r JOIN prompts p ON p.id = r.prompt_id
+      WHERE ${where}
+      ORDER BY r.created_at DESC, r.id DESC
+      LIMIT ${page.limit} OFFSET ${page.offset}`,
+    sql<{ total: number }[]>`
+      SELECT count(*)::int AS total FROM runs r JOIN prompts p ON p.id = r.prompt_id WHERE ${where}`,
+  ]);
+  return { rows: [...rows], total: count?.total ?? 0 };
 }
 
 export async function findRun(sql: Queryable, orgId: string, id: string): Promise<RunRow | undefined> {
@@ -115,6 +274,9 @@ export interface RunCompletion {
   errorMessage: string | null;
   latencyMs: number;
   cacheHit: boolean;
+  /** set on a successful run of a version with cacheTtlSeconds: the result is cached this long */
+  cacheKey?: string | undefined;
+  cacheTtlSeconds?: number | undefined;
 }
 
 export interface RunTotals {
@@ -163,6 +325,15 @@ export async function completeRun(sql: Sql, c: RunCompletion): Promise<RunTotals
       VALUES (${c.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, ${usage.totalTokens}, ${usage.cost}, 1)
       ON CONFLICT (org_id, month) DO UPDATE SET tokens = org_usage_monthly.tokens + EXCLUDED.tokens,
         cost = org_usage_monthly.cost + EXCLUDED.cost, runs = org_usage_monthly.runs + 1`;
+    if (c.status === 'succeeded' && c.output !== null && c.cacheKey && c.cacheTtlSeconds) {
+      await tx`
+        INSERT INTO run_cache (cache_key, org_id, run_id, output, model, prompt_tokens, completion_tokens, expires_at)
+        VALUES (${c.cacheKey}, ${c.orgId}, ${c.runId}, ${c.output}, ${c.model}, ${usage.promptTokens},
+                ${usage.completionTokens}, now() + make_interval(secs => ${c.cacheTtlSeconds}))
+        ON CONFLICT (cache_key) DO UPDATE SET run_id = EXCLUDED.run_id, output = EXCLUDED.output,
+          model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens,
+          completion_tokens = EXCLUDED.completion_tokens, expires_at = EXCLUDED.expires_at`;
+    }
     return { usage, attempts: t!.attempts, recorded: true };
   }) as Promise<RunTotals>;
 }
