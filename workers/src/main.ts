@@ -27,7 +27,13 @@ const worker = await createRunWorker({
   connection,
   namespace: env.TEMPORAL_NAMESPACE,
   taskQueue: env.TEMPORAL_TASK_QUEUE,
-  activities: createActivities({ sql, providers, priceOf: createPriceTable(env.MODEL_PRICES), metrics }),
+  activities: createActivities({
+    sql,
+    providers,
+    priceOf: createPriceTable(env.MODEL_PRICES),
+    metrics,
+    streamIdleTimeoutMs: env.PROVIDER_TIMEOUT_MS,
+  }),
   workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
   maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
 });

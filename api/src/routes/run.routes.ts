@@ -2,6 +2,7 @@ import { type Response, Router } from 'express';
 import { z } from 'zod';
 import { getAuth } from '../auth/auth-context.ts';
 import { requireScope } from '../auth/scopes.ts';
+import { streamRun } from '../domain/run-stream.ts';
 import { executeSyncRun, type RunDeps, type SyncRunResult } from '../domain/runs.ts';
 import { AppError } from '../http/app-error.ts';
 import { zodDetails } from '../http/error-handler.ts';
@@ -64,7 +65,13 @@ documentRoute({
   scope: 'runs:execute',
   body: syncRunBodySchema,
   errorShape: 'seed',
-  responses: SYNC_RUN_RESPONSES,
+  responses: {
+    ...SYNC_RUN_RESPONSES,
+    200: {
+      ...SYNC_RUN_RESPONSES[200],
+      description: `${SYNC_RUN_RESPONSES[200].description} With \`stream: true\` the answer is \`text/event-stream\` (header \`X-Run-Id\`): \`delta\` events \`{delta}\` as the model produces them, then exactly one \`done\` \`{runId, output, model, promptVersion, durationMs, usage}\` or one \`error\` \`{code, message, runId}\` event; errors found before the run starts stay JSON. Closing the connection cancels the run.`,
+    },
+  },
 });
 
 /** Seed-compatible sync run (seed 000): `{success, output, promptVersion, durationMs, model, runId, usage}`. */
@@ -80,6 +87,10 @@ export function syncRunRoutes(deps: RunDeps): Router {
       version: body.version,
       label: body.label,
     };
+    if (body.stream) {
+      await streamRun(deps, auth, runReq, res);
+      return;
+    }
     const result = await executeSyncRun(deps, auth, runReq);
     sendSyncRunResult(res, result, started);
   });

@@ -11,6 +11,8 @@ export interface ActivityDeps {
   providers: ProviderRegistry;
   priceOf: (model: string) => ModelPrice | undefined;
   metrics: WorkerMetrics;
+  /** A streaming provider call that receives nothing for this long is aborted. */
+  streamIdleTimeoutMs?: number | undefined;
 }
 
 /** Every activity the worker registers, built from its dependencies (no module mocking in tests). */

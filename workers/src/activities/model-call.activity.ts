@@ -1,17 +1,21 @@
 import { insertAttemptUsage, markRunRunning, type Sql } from '@promptmill/infra/db';
-import type { ModelCallRequest, ModelCallResult, TokenUsage } from '@promptmill/workflows';
+import type { ChatMessage, ModelCallRequest, ModelCallResult, TokenUsage } from '@promptmill/workflows';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import type { CompletionUsage } from 'openai/resources/completions';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { createStreamPublisher, streamCancellationsFor } from './stream-publisher.ts';
 
 export interface ModelCallDeps {
   sql: Sql;
   providers: ProviderRegistry;
   priceOf: (model: string) => ModelPrice | undefined;
   metrics: WorkerMetrics;
+  /** A streaming call that receives nothing for this long is aborted (default 60 s). */
+  streamIdleTimeoutMs?: number | undefined;
 }
 
 /** Attempts are numbered per model: model index × 1000 + Temporal attempt number. */
@@ -82,6 +86,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     if (req.modelIndex === 0 && attempt === 1) await markRunRunning(deps.sql, req.runId);
+    if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
     const started = performance.now();
     const record = (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
@@ -128,4 +133,158 @@ export function createModelCallActivity(deps: ModelCallDeps) {
       throw failure;
     }
   };
+}
+
+/**
+ * Rough prompt-token count (~4 characters per token plus 3 per message) for a stream that broke
+ * before the provider's usage chunk, which comes last: the provider bills the prompt all the same.
+ */
+export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
+  return messages.reduce((sum, m) => sum + Math.ceil(m.content.length / 4) + 3, 0);
+}
+
+function waitForAbort(signal: AbortSignal, timeoutMs: number): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/** How long a stream stopped by the api's fast cancel waits for the workflow's own cancellation. */
+const CANCEL_CONFIRM_TIMEOUT_MS = 30_000;
+
+/**
+ * The streaming provider call (`mode: 'stream'`): each content delta is published to the api as it
+ * arrives (stream-publisher.ts). Before the first delta a failure is an ordinary provider failure
+ * (retried, then the fallback models); after it nothing may be retried — the client has already
+ * seen part of an answer — so the failure is non-retryable STREAM_BROKEN. Broken and canceled
+ * streams record the tokens streamed so far (the provider's usage chunk never came): completion
+ * tokens = content chunks received, prompt tokens estimated.
+ */
+export async function streamModelCall(
+  deps: ModelCallDeps,
+  req: ModelCallRequest,
+  ctx: Context,
+): Promise<ModelCallResult> {
+  const attempt = ctx.info.attempt;
+  const provider = deps.providers.forModel(req.model);
+  const price = deps.priceOf(req.model);
+  const cancellations = streamCancellationsFor(deps.sql);
+  await cancellations.ready();
+  const fastCancel = cancellations.watch(req.runId);
+  const idle = new AbortController();
+  const idleMs = deps.streamIdleTimeoutMs ?? 60_000;
+  const idleTimer = setTimeout(() => idle.abort(), idleMs);
+  const signal = AbortSignal.any([ctx.cancellationSignal, fastCancel.signal, idle.signal]);
+  const publisher = createStreamPublisher(deps.sql, req.runId, (err) =>
+    ctx.log.warn('stream delta not published', { runId: req.runId, error: String(err) }),
+  );
+  const started = performance.now();
+  let output = '';
+  let contentChunks = 0;
+  let finishReason: string | null = null;
+  let reported: CompletionUsage | undefined;
+
+  const record = (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
+    insertAttemptUsage(deps.sql, {
+      orgId: req.orgId,
+      keyId: req.keyId,
+      runId: req.runId,
+      seq: attemptSeq(req.modelIndex, attempt),
+      promptId: req.promptId,
+      promptVersion: req.promptVersion,
+      model: req.model,
+      provider: provider.name,
+      status,
+      errorCode,
+      usage,
+      latencyMs: Math.round(performance.now() - started),
+    });
+  const observeLatency = () =>
+    deps.metrics.providerLatency.observe(
+      { provider: provider.name, model: req.model },
+      (performance.now() - started) / 1000,
+    );
+  const streamedSoFar = () =>
+    usageWithCost(contentChunks > 0 ? estimatePromptTokens(req.messages) : 0, contentChunks, price);
+
+  try {
+    const stream = await provider.client.chat.completions.create(
+      { ...buildCompletionParams(req), stream: true, stream_options: { include_usage: true } },
+      { signal },
+    );
+    for await (const chunk of stream) {
+      idleTimer.refresh();
+      const choice = chunk.choices[0];
+      const delta = choice?.delta?.content;
+      if (delta) {
+        output += delta;
+        contentChunks += 1;
+        publisher.push(delta);
+      }
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (chunk.usage) reported = chunk.usage;
+    }
+    // a connection cut between events can end the iteration without an error
+    if (finishReason === null) throw new Error('the stream ended without a finish reason');
+    await publisher.end();
+    observeLatency();
+    const usage = reported
+      ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
+      : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
+    await record('succeeded', usage, null);
+    return {
+      output,
+      model: req.model,
+      provider: provider.name,
+      usage,
+      latencyMs: Math.round(performance.now() - started),
+    };
+  } catch (err) {
+    observeLatency();
+    if (ctx.cancellationSignal.aborted || fastCancel.signal.aborted) {
+      await publisher.flush();
+      await record('failed', streamedSoFar(), 'RUN_CANCELED');
+      await waitForAbort(ctx.cancellationSignal, CANCEL_CONFIRM_TIMEOUT_MS);
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      throw ApplicationFailure.create({
+        type: 'STREAM_BROKEN',
+        message: 'The client went away and the run could not be canceled',
+        nonRetryable: true,
+      });
+    }
+    const reason = idle.signal.aborted
+      ? `no data for ${idleMs} ms`
+      : err instanceof Error
+        ? err.message
+        : String(err);
+    if (contentChunks > 0) {
+      await publisher.end();
+      await record('failed', streamedSoFar(), 'STREAM_BROKEN');
+      throw ApplicationFailure.create({
+        type: 'STREAM_BROKEN',
+        message: `The stream from model '${req.model}' broke after ${contentChunks} chunks: ${reason}`,
+        nonRetryable: true,
+      });
+    }
+    const failure = idle.signal.aborted
+      ? ApplicationFailure.create({
+          type: 'PROVIDER_ERROR',
+          message: `Model '${req.model}' timed out (${reason})`,
+        })
+      : toProviderFailure(err, req.model);
+    await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
+    throw failure;
+  } finally {
+    clearTimeout(idleTimer);
+    fastCancel.release();
+  }
 }

@@ -1,0 +1,195 @@
+// Durability: a worker killed (SIGKILL) in the middle of a provider call loses nothing — a new
+// worker replays the run's workflow, calls the model again and completes the run exactly once.
+// This file starts its OWN stack (it kills that stack's worker), with its own mock provider.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MockProvider, startMockProvider } from '../../infra/src/mock-provider/index.ts';
+import { splitWordChunks } from '../../infra/src/mock-provider/tokens.ts';
+import { type Stack, startStack } from '../../infra/src/stack/index.ts';
+import { E2E_ENV } from './global-setup.ts';
+import { call, unique } from './helpers.ts';
+
+const adminToken = 'crash-admin-token-0123456789';
+let stack: Stack;
+let mock: MockProvider;
+let sql: postgres.Sql;
+let dataDir: string;
+let key: string;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'promptmill-crash-'));
+  mock = await startMockProvider({ port: 0 });
+  try {
+    stack = await startStack({
+      dataDir,
+      apiPort: 0,
+      temporalPort: 0,
+      temporalUiPort: 0,
+      postgresPort: 0,
+      workerMetricsPort: 0,
+      headless: true,
+      providerBaseUrl: mock.url,
+      adminToken,
+      env: { ...E2E_ENV, SYNC_RUN_TIMEOUT_MS: '50000' },
+      log: (l) => logs.push(l),
+    });
+  } catch (err) {
+    process.stderr.write(`${logs.slice(-40).join('\n')}\n`);
+    throw err;
+  }
+  sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
+  const org = await call<{ data: { key: { key: string } } }>('POST', '/admin/v1/orgs', {
+    baseUrl: stack.apiUrl,
+    headers: { authorization: `Bearer ${adminToken}` },
+    body: { name: unique('crash-org') },
+  });
+  expect(org.status).toBe(201);
+  key = org.body.data.key.key;
+}, 180_000);
+
+afterAll(async () => {
+  await sql?.end();
+  await stack?.stop();
+  await mock?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function createPrompt(template: string): Promise<string> {
+  const name = unique('crash-prompt');
+  const p = await call('POST', '/v1/prompts', { baseUrl: stack.apiUrl, key, body: { name } });
+  expect(p.status).toBe(201);
+  const v = await call('POST', `/v1/prompts/${name}/versions`, {
+    baseUrl: stack.apiUrl,
+    key,
+    body: { template, model: 'mock-1', labels: ['production'] },
+  });
+  expect(v.status).toBe(201);
+  return name;
+}
+
+async function waitForCall(marker: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (mock.calls({ contains: marker }).length === 0) {
+    if (Date.now() > deadline) throw new Error(`the provider never saw ${marker}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function usageOf(runId: string) {
+  return sql<{ kind: string; seq: number; status: string; completionTokens: number }[]>`
+    SELECT kind, seq, status, completion_tokens AS "completionTokens"
+    FROM usage_events WHERE run_id = ${runId} ORDER BY kind, seq`;
+}
+
+describe('worker crash mid-run', () => {
+  it('completes a sync run exactly once after the worker is killed during the provider call', async () => {
+    const marker = unique('crash');
+    const name = await createPrompt(`${marker} please answer slowly`);
+    // the first call takes 3 s (the worker dies during it); the re-run after recovery is immediate
+    mock.addRule({ match: { contains: marker }, times: 1, action: { type: 'delay', ms: 3_000 } });
+
+    const started = Date.now();
+    const pending = call<{
+      success: boolean;
+      runId: string;
+      output: string;
+      usage: { completionTokens: number };
+    }>('POST', '/api/v1/run', { baseUrl: stack.apiUrl, key, body: { promptName: name } });
+    await waitForCall(marker);
+    await stack.stopWorker({ crash: true });
+    const killedAt = Date.now();
+    await stack.startWorker();
+    const workerBackAt = Date.now();
+    const res = await pending;
+    const finishedAt = Date.now();
+
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ success: true, output: `Echo: ${marker} please answer slowly` });
+    const { runId } = res.body;
+    // the killed call never finished; a new worker made the call again
+    expect(mock.calls({ contains: marker })).toHaveLength(2);
+
+    const [run] = await sql<{ status: string; attempts: number }[]>`
+      SELECT status, attempts FROM runs WHERE id = ${runId}`;
+    expect(run).toEqual({ status: 'succeeded', attempts: 1 });
+    const usage = await usageOf(runId);
+    expect(usage.filter((u) => u.kind === 'run')).toEqual([
+      { kind: 'run', seq: 0, status: 'succeeded', completionTokens: 5 },
+    ]);
+    expect(usage.filter((u) => u.kind === 'attempt')).toEqual([
+      { kind: 'attempt', seq: 1, status: 'succeeded', completionTokens: 5 },
+    ]);
+    const [month] = await sql<{ runs: number }[]>`
+      SELECT runs::int FROM org_usage_monthly m JOIN runs r ON r.org_id = m.org_id WHERE r.id = ${runId}`;
+    expect(month?.runs).toBe(1);
+
+    process.stderr.write(
+      `[worker-crash] sync run: killed ${killedAt - started} ms after start; new worker ready after ` +
+        `${workerBackAt - killedAt} ms; run finished ${finishedAt - killedAt} ms after the kill\n`,
+    );
+    expect(finishedAt - killedAt).toBeLessThan(30_000);
+  }, 60_000);
+
+  it('finishes a stream the worker died in: the client gets every delta once, then done', async () => {
+    const marker = unique('crashstream');
+    const content = `${marker} one two three four five six`;
+    const name = await createPrompt(content);
+    // slow chunks on the first call only: the worker dies after the first delta
+    mock.addRule({
+      match: { contains: marker },
+      times: 1,
+      action: { type: 'delay', ms: 0, chunkDelayMs: 1_000 },
+    });
+
+    const res = await fetch(`${stack.apiUrl}/api/v1/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ promptName: name, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const runId = res.headers.get('x-run-id')!;
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    let isKilled = false;
+    let killedAt = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      if (!isKilled && text.includes('event: delta')) {
+        isKilled = true;
+        await stack.stopWorker({ crash: true });
+        killedAt = Date.now();
+        await stack.startWorker();
+      }
+    }
+    const events = text
+      .split('\n\n')
+      .filter((b) => b.startsWith('event: '))
+      .map((b) => {
+        const [eventLine, dataLine] = b.split('\n');
+        return {
+          event: eventLine!.slice(7),
+          data: JSON.parse(dataLine!.slice(6)) as Record<string, unknown>,
+        };
+      });
+    const expected = `Echo: ${content}`;
+    // every character exactly once, in order, although the re-run streamed the text again
+    const deltas = events.filter((e) => e.event === 'delta').map((e) => String(e.data.delta));
+    expect(deltas.join('')).toBe(expected);
+    expect(deltas[0]).toBe(splitWordChunks(expected)[0]);
+    expect(events.filter((e) => e.event === 'done')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { runId, output: expected } });
+    expect(mock.calls({ contains: marker })).toHaveLength(2);
+
+    const usage = await usageOf(runId);
+    expect(usage.filter((u) => u.kind === 'run')).toEqual([
+      { kind: 'run', seq: 0, status: 'succeeded', completionTokens: 8 },
+    ]);
+    process.stderr.write(`[worker-crash] stream: done ${Date.now() - killedAt} ms after the kill\n`);
+  }, 60_000);
+});
