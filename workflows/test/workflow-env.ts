@@ -128,6 +128,9 @@ export async function runWorkflow(
     const handle = await t.env.client.workflow.start('runPromptWorkflow', {
       workflowId: input.runId,
       taskQueue,
+      // as the api starts runs: a cancellation reaches a running local activity at the next
+      // workflow-task heartbeat, 80 % of this
+      workflowTaskTimeout: '3 seconds',
       args: [input],
     });
     await during?.(handle.workflowId);

@@ -3,7 +3,8 @@
 // fails here before it can break in-flight runs in production.
 //
 // Re-record the fixtures (only for a deliberate, versioned change to the workflow):
-//   RECORD_HISTORIES=1 npx vitest run --project unit workflows/src/workflows/run-prompt.replay.test.ts
+//   RECORD_HISTORIES=1 npx vitest run --project unit workflows/src/workflows/run-prompt.replay.test.ts \
+//     && npx biome format --write workflows/test/histories
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
