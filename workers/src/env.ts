@@ -1,5 +1,13 @@
-import { logLevelSchema, parseEnv, temporalEnvSchema } from '@promptmill/infra/config';
+import { EnvError, logLevelSchema, parseEnv, temporalEnvSchema } from '@promptmill/infra/config';
 import { z } from 'zod';
+import {
+  mergeProviderSettings,
+  modelMapSchema,
+  ProviderConfigError,
+  priceSchema,
+  providerConfigSchema,
+  readProvidersFile,
+} from './providers/provider-config.ts';
 
 const jsonString = <T extends z.ZodType>(schema: T) =>
   z
@@ -14,20 +22,7 @@ const jsonString = <T extends z.ZodType>(schema: T) =>
     })
     .pipe(schema);
 
-export const providerConfigSchema = z
-  .object({
-    name: z.string().min(1),
-    baseUrl: z.string().url(),
-    /** The key itself, or the name of the env var that holds it. */
-    apiKey: z.string().optional(),
-    apiKeyEnv: z.string().optional(),
-    /** Model names this provider serves; `*` matches any, `prefix*` a prefix. */
-    models: z.array(z.string().min(1)).min(1),
-  })
-  .strict();
-export type ProviderConfig = z.infer<typeof providerConfigSchema>;
-
-export const priceSchema = z.object({ input: z.number().min(0), output: z.number().min(0) }).strict();
+export { type ProviderConfig, priceSchema, providerConfigSchema } from './providers/provider-config.ts';
 
 export const workerEnvSchema = z
   .object({
@@ -37,10 +32,20 @@ export const workerEnvSchema = z
     OPENAI_API_KEY: z.string().min(1).optional(),
     /** Base URL of the default provider (any OpenAI-compatible server). */
     OPENAI_BASE_URL: z.string().url().default('https://api.openai.com/v1'),
-    /** JSON array of extra providers: [{name, baseUrl, apiKey|apiKeyEnv, models:[…]}]; matched before the default. */
+    /**
+     * JSON array of extra OpenAI-compatible providers: [{name, baseUrl, apiKey|apiKeyEnv, models:[…], timeoutMs?}];
+     * `models` holds exact names, `prefix*` or `*`. A model no provider claims goes to the default (OPENAI_BASE_URL).
+     */
     PROVIDERS: jsonString(z.array(providerConfigSchema)).default([]),
+    /** JSON map model → provider name, an explicit route that wins over every pattern: {"llama-3.1-8b": "groq"}. */
+    MODEL_PROVIDERS: jsonString(modelMapSchema).default({}),
     /** JSON map of USD prices per 1M tokens, merged over the built-in table: {"model": {"input": 0.15, "output": 0.6}}. */
     MODEL_PRICES: jsonString(z.record(z.string(), priceSchema)).default({}),
+    /**
+     * Path of a JSON file with the same settings: [providers…] or {providers, models, prices}.
+     * Env entries win over the file's (PROVIDERS are matched first; MODEL_PROVIDERS and MODEL_PRICES override).
+     */
+    PROVIDERS_FILE: z.string().min(1).optional(),
     /** Timeout of one provider HTTP call. */
     PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     /** Port of the worker's /metrics endpoint (0 = any free port). */
@@ -56,6 +61,20 @@ export const workerEnvSchema = z
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
 
+/** Parses the env and folds PROVIDERS_FILE and MODEL_PROVIDERS into PROVIDERS and MODEL_PRICES (fails fast). */
 export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEnv {
-  return parseEnv(workerEnvSchema, source, 'worker');
+  const env = parseEnv(workerEnvSchema, source, 'worker');
+  try {
+    const settings = mergeProviderSettings({
+      envProviders: env.PROVIDERS,
+      envPrices: env.MODEL_PRICES,
+      envModels: env.MODEL_PROVIDERS,
+      file: env.PROVIDERS_FILE ? readProvidersFile(env.PROVIDERS_FILE) : undefined,
+    });
+    return { ...env, PROVIDERS: settings.providers, MODEL_PRICES: settings.prices };
+  } catch (err) {
+    if (err instanceof ProviderConfigError)
+      throw new EnvError(`worker: invalid environment\n  ${err.message}`);
+    throw err;
+  }
 }

@@ -23,18 +23,26 @@ export function attemptSeq(modelIndex: number, attempt: number): number {
   return modelIndex * 1000 + attempt;
 }
 
-function retryAfterMs(headers: Headers | undefined): number | undefined {
+/** A provider asking for a longer pause gets this much: the retry policy's own maximum interval. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** The provider's requested pause: `retry-after-ms` (OpenAI), else `Retry-After` (seconds or an HTTP date). */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const cap = (ms: number) => Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+  const precise = Number(headers?.get('retry-after-ms') ?? Number.NaN);
+  if (Number.isFinite(precise)) return cap(precise);
   const value = headers?.get('retry-after');
   if (!value) return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  if (Number.isFinite(seconds)) return cap(seconds * 1000);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : cap(date - now);
 }
 
 /**
  * Provider errors → Temporal failures. 429, 5xx, timeouts and connection errors are retryable
- * (a Retry-After header sets the next delay); any other 4xx is not (PROVIDER_REJECTED).
+ * (on 429/503 a Retry-After header sets the next delay, capped at 60 s); any other 4xx is not
+ * (PROVIDER_REJECTED).
  */
 export function toProviderFailure(err: unknown, model: string): ApplicationFailure {
   if (err instanceof OpenAI.APIConnectionTimeoutError) {
@@ -50,7 +58,7 @@ export function toProviderFailure(err: unknown, model: string): ApplicationFailu
     const status = err.status;
     const detail = `Model '${model}' failed with HTTP ${status}: ${err.message}`;
     if (status === 429 || status === 408 || status >= 500) {
-      const delay = status === 429 ? retryAfterMs(err.headers) : undefined;
+      const delay = status === 429 || status === 503 ? retryAfterMs(err.headers) : undefined;
       return ApplicationFailure.create({
         type: 'PROVIDER_ERROR',
         message: detail,
@@ -113,7 +121,8 @@ export function createModelCallActivity(deps: ModelCallDeps) {
       const usage = usageWithCost(
         completion.usage?.prompt_tokens ?? 0,
         completion.usage?.completion_tokens ?? 0,
-        deps.priceOf(completion.model || req.model),
+        // a provider may answer under another name (a snapshot, an alias): then the asked model's price
+        deps.priceOf(completion.model || req.model) ?? deps.priceOf(req.model),
       );
       await record('succeeded', usage, null);
       return {

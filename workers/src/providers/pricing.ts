@@ -21,11 +21,20 @@ export const DEFAULT_PRICES: Record<string, ModelPrice> = {
   'mock-fast': { input: 0.5, output: 1 },
 };
 
+/** A dated snapshot name (`gpt-4o-mini-2024-07-18`, `gpt-4-0613`) without its date. */
+export function undatedModel(model: string): string {
+  return model.replace(/-(\d{4}-\d{2}-\d{2}|\d{4})$/, '');
+}
+
+/**
+ * Price lookup: the built-in table with MODEL_PRICES (and PROVIDERS_FILE prices) over it. Providers
+ * answer with dated snapshot names, so a name without a price falls back to its undated family.
+ */
 export function createPriceTable(
   overrides: Record<string, ModelPrice>,
 ): (model: string) => ModelPrice | undefined {
-  const table = { ...DEFAULT_PRICES, ...overrides };
-  return (model) => table[model];
+  const table = new Map(Object.entries({ ...DEFAULT_PRICES, ...overrides }));
+  return (model) => table.get(model) ?? table.get(undatedModel(model));
 }
 
 export function usageWithCost(
