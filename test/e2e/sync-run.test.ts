@@ -228,6 +228,26 @@ describe('POST /api/v1/run: every error is {success:false, error, code}', () => 
     });
   });
 
+  it('429 RATE_LIMITED in the seed shape, with Retry-After and the limits', async () => {
+    const created = await call<{ data: { key: string } }>('POST', '/v1/keys', {
+      key: org.key,
+      body: { name: 'one per minute', rateLimits: { perMinute: 1 } },
+    });
+    expect(created.status).toBe(201);
+    const limited = created.body.data.key;
+    expect((await run(limited, { promptName: name, variables: { username: 'a' } })).status).toBe(200);
+    const res = await run(limited, { promptName: name, variables: { username: 'a' } });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(res.body).toMatchObject({
+      success: false,
+      code: 'RATE_LIMITED',
+      error: 'Rate limit exceeded',
+      retryAfter: expect.any(Number),
+      rateLimits: { requestsPerMinute: 1 },
+    });
+  });
+
   it('502 PROVIDER_ERROR with the runId when the provider fails', async () => {
     const marker = unique('502');
     const p = await createPrompt(org.key, { template: `${marker} {{x}}` });
