@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MockProvider, startMockProvider } from '../../infra/src/mock-provider/index.ts';
 import { splitWordChunks } from '../../infra/src/mock-provider/tokens.ts';
 import { type Stack, startStack } from '../../infra/src/stack/index.ts';
+import { startService } from '../../infra/src/stack/processes.ts';
+import { stopChild } from '../../infra/src/stack/temporal.ts';
 import { E2E_ENV } from './global-setup.ts';
 import { call, unique } from './helpers.ts';
 
@@ -132,6 +134,56 @@ describe('worker crash mid-run', () => {
         `${workerBackAt - killedAt} ms; run finished ${finishedAt - killedAt} ms after the kill\n`,
     );
     expect(finishedAt - killedAt).toBeLessThan(30_000);
+  }, 60_000);
+
+  it('moves a run to a worker that is already running within about one workflow-task timeout', async () => {
+    const marker = unique('handover');
+    const name = await createPrompt(`${marker} take your time`);
+    mock.addRule({ match: { contains: marker }, times: 1, action: { type: 'delay', ms: 10_000 } });
+
+    const pending = call<{ success: boolean; runId: string; output: string }>('POST', '/api/v1/run', {
+      baseUrl: stack.apiUrl,
+      key,
+      body: { promptName: name },
+    });
+    await waitForCall(marker);
+    // a second worker joins while the first is in the middle of the provider call
+    const second = await startService({
+      name: 'worker-2',
+      entry: 'workers/src/main.ts',
+      env: {
+        ...process.env,
+        ...E2E_ENV,
+        DATABASE_URL: stack.databaseUrl,
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        OPENAI_BASE_URL: mock.url,
+        WORKER_METRICS_PORT: '0',
+      },
+      readyEvent: 'worker.ready',
+      log: (l) => logs.push(l),
+      timeoutMs: 120_000,
+    });
+    try {
+      await stack.stopWorker({ crash: true });
+      const killedAt = Date.now();
+      const res = await pending;
+      const recoveredIn = Date.now() - killedAt;
+
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ success: true, output: `Echo: ${marker} take your time` });
+      expect(mock.calls({ contains: marker })).toHaveLength(2);
+      const usage = await usageOf(res.body.runId);
+      expect(usage.filter((u) => u.kind === 'run')).toHaveLength(1);
+      expect(usage.filter((u) => u.kind === 'attempt')).toHaveLength(1);
+      process.stderr.write(
+        `[worker-crash] handover to a running worker: finished ${recoveredIn} ms after the kill\n`,
+      );
+      // the api starts runs with a 3 s workflow-task timeout: the dead worker's task expires within it
+      expect(recoveredIn).toBeLessThan(8_000);
+    } finally {
+      await stopChild(second.child, 10_000);
+      await stack.startWorker();
+    }
   }, 60_000);
 
   it('finishes a stream the worker died in: the client gets every delta once, then done', async () => {

@@ -233,6 +233,10 @@ export async function streamRun(
     sequencer.accept(message);
     writeDeltas();
   });
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
 
   try {
     await startRunWorkflow(deps, prepared, req);
@@ -251,12 +255,8 @@ export async function streamRun(
   writeDeltas(); // anything that came between the subscription and now
 
   const { client } = deps.temporal;
-  const gone = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) gone.abort();
-  });
   const keepAlive = setInterval(() => {
-    if (!res.writableEnded) res.write(': keep-alive\n\n');
+    if (!res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
   }, KEEP_ALIVE_MS);
 
   try {

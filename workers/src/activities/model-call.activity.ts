@@ -187,7 +187,10 @@ export async function streamModelCall(
   const provider = deps.providers.forModel(req.model);
   const price = deps.priceOf(req.model);
   const cancellations = streamCancellationsFor(deps.sql);
-  await cancellations.ready();
+  // without the listener a disconnect still cancels the run, only later (workflow-task heartbeat)
+  await cancellations.ready().catch((err: unknown) => {
+    ctx.log.warn('stream cancellations not listened to', { error: String(err) });
+  });
   const fastCancel = cancellations.watch(req.runId);
   const idle = new AbortController();
   const idleMs = deps.streamIdleTimeoutMs ?? 60_000;
