@@ -50,6 +50,7 @@ export const apiEnvSchema = z
     TEST_CLOCK: booleanFromEnv.default(false),
     /** Number of proxy hops to trust for the client address (Express `trust proxy`). */
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
+    /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,
     /** Log every request line (method, route, status, latency). */
     LOG_REQUESTS: booleanFromEnv.default(true),

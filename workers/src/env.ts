@@ -26,7 +26,9 @@ export { type ProviderConfig, priceSchema, providerConfigSchema } from './provid
 
 export const workerEnvSchema = z
   .object({
+    /** Postgres connection string. */
     DATABASE_URL: z.string().url({ message: 'DATABASE_URL must be a postgres:// URL' }),
+    /** Connections in this process's Postgres pool. */
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
     /** Key for the default OpenAI-compatible provider. Unset → the local stack starts the mock provider. */
     OPENAI_API_KEY: z.string().min(1).optional(),
@@ -50,11 +52,13 @@ export const workerEnvSchema = z
     PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     /** Port of the worker's /metrics endpoint (0 = any free port). */
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    /** Interface of the worker's /metrics endpoint. */
     WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     /** Concurrent activity / local activity executions in this worker. */
     WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
     /** Prebuilt workflow bundle (npm run build); unset → bundle the workflow source at start. */
     WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+    /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,
   })
   .extend(temporalEnvSchema.shape);

@@ -8,10 +8,13 @@ export const booleanFromEnv = z
 export const temporalEnvSchema = z.object({
   /** host:port of the Temporal frontend. */
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  /** Temporal namespace of the runs. */
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Task queue the api starts runs on and the worker polls. */
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('promptmill-runs'),
   /** Temporal Cloud API key (implies TLS). */
   TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** Connect to Temporal over TLS. */
   TEMPORAL_TLS: booleanFromEnv.default(false),
 });
 export type TemporalEnv = z.infer<typeof temporalEnvSchema>;
