@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { workerEnvSchema } from '../../workers/src/env.ts';
+import { apiEnvSchema, loadApiEnv } from './env.ts';
+
+describe('api env', () => {
+  it('has documented defaults for everything but DATABASE_URL', () => {
+    const env = loadApiEnv({ DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db' });
+    expect(env).toMatchObject({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      SYNC_RUN_TIMEOUT_MS: 30_000,
+      MAX_BODY_BYTES: 1_048_576,
+      RATE_LIMIT_FAIL_MODE: 'open',
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_TASK_QUEUE: 'promptmill-runs',
+    });
+    expect(env.ADMIN_TOKEN).toBeUndefined();
+  });
+
+  it('fails fast naming each bad variable', () => {
+    expect(() => loadApiEnv({})).toThrow(/DATABASE_URL/);
+    expect(() =>
+      loadApiEnv({ DATABASE_URL: 'postgres://x@h/db', PORT: 'eighty', RATE_LIMIT_FAIL_MODE: 'maybe' }),
+    ).toThrow(/PORT[\s\S]*RATE_LIMIT_FAIL_MODE|RATE_LIMIT_FAIL_MODE[\s\S]*PORT/);
+    expect(() => loadApiEnv({ DATABASE_URL: 'postgres://x@h/db', ADMIN_TOKEN: 'short' })).toThrow(
+      /ADMIN_TOKEN/,
+    );
+  });
+
+  it('the README configuration table lists every api and worker variable', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const names = [...Object.keys(apiEnvSchema.shape), ...Object.keys(workerEnvSchema.shape)];
+    const missing = names.filter((n) => !readme.includes(`| \`${n}\` |`));
+    expect(missing).toEqual([]);
+  });
+});
