@@ -1,11 +1,11 @@
 import type { Queryable } from '../client.ts';
 
-/** One window of one request: a bucket of fixed-size slots (see migration 002). */
+/** One window of one request: a bucket of fixed-size slots (see migration 002_rate_limits.sql). */
 export interface CounterWindow {
   bucket: string;
-  /** start of the slot `now` falls in */
+  /** start of the slot `now` falls in (where the request is recorded) */
   slotStart: Date;
-  /** slots starting after this instant (exclusive) count */
+  /** slots starting after this instant (exclusive) count, later ones included */
   from: Date;
   /** when the current slot stops counting */
   expiresAt: Date;
@@ -27,8 +27,9 @@ export interface AdmitResult {
 }
 
 /**
- * Atomically checks every window and increments all of them or none, in one round trip.
- * `lock` groups the windows that must be serialized together (the organization id).
+ * Atomically checks every window and increments all of them or none, in one round trip (one call
+ * of promptmill_rate_limit_admit). `lock` groups the windows that must be serialized together:
+ * the organization id.
  */
 export async function admitRequest(
   sql: Queryable,
