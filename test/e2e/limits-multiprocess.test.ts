@@ -226,6 +226,8 @@ describe('when the counter store does not answer', () => {
     expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(6);
     expect(refusal).toBeDefined();
     expect(Number(refusal!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refusal!.headers.get('x-ratelimit-limit')).toBe('6');
+    expect(refusal!.headers.get('x-ratelimit-remaining')).toBe('0');
     expect((refusal!.body as unknown as RateLimitedBody).error.details).toEqual([
       { field: 'global', message: 'This server is over its global request rate; retry shortly' },
     ]);

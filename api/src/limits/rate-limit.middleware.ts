@@ -76,6 +76,9 @@ export function rateLimit(opts: RateLimitOptions): RequestHandler {
       count('limited');
       opts.usage.recordLimited(auth.keyId, now);
       const retryAfter = Math.max(1, Math.ceil(global.retryInMs / 1000));
+      res.setHeader('X-RateLimit-Limit', String(opts.breaker.perMinute));
+      res.setHeader('X-RateLimit-Remaining', '0');
+      res.setHeader('X-RateLimit-Reset', String(Math.ceil((now.getTime() + global.retryInMs) / 1000)));
       throw rateLimited(
         retryAfter,
         [{ field: 'global', message: 'This server is over its global request rate; retry shortly' }],
