@@ -41,7 +41,8 @@ export interface AppDeps {
 /** Base paths: every public route is served under both (seed clients use /api/v1). */
 export const API_BASES = ['/v1', '/api/v1'] as const;
 
-const FREE_PLAN_ROUTES = /^\/(api\/)?v1\/(me|keys)(\/|$)/;
+// Free-plan orgs may read themselves and manage keys (create, list, read, revoke, rotate), nothing else
+const FREE_PLAN_ROUTES = /^\/(api\/)?v1\/(me|keys(\/key_[A-Za-z0-9_-]+(\/rotate)?)?)\/?$/;
 
 const closers = new WeakMap<Express, () => Promise<void>>();
 

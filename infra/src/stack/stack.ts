@@ -91,6 +91,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
 
     const shared: NodeJS.ProcessEnv = {
+      // one OAuth2 token secret for every api process of this stack (tokens work on any of them)
+      TOKEN_SIGNING_SECRET: persistedSecret(opts.dataDir, 'token-signing-secret', () =>
+        randomBytes(32).toString('hex'),
+      ),
       ...process.env,
       ...opts.env,
       DATABASE_URL: databaseUrl,
