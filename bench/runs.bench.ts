@@ -17,7 +17,13 @@ const n = (x: number) => Math.max(20, Math.round(x * scale));
 
 const adminToken = 'bench-admin-token-0123456789';
 console.log('starting the stack (embedded Postgres, Temporal dev server, worker, api)…');
-const running = await startEphemeralStack({ adminToken, env: { LOG_LEVEL: 'warn', LOG_REQUESTS: 'false' } });
+// BENCH_TEMPORAL=memory runs the dev server without its sqlite file (closer to a real cluster's write path)
+const temporalInMemory = process.env.BENCH_TEMPORAL === 'memory';
+const running = await startEphemeralStack({
+  adminToken,
+  temporalInMemory,
+  env: { LOG_LEVEL: 'warn', LOG_REQUESTS: 'false' },
+});
 const { stack, mock } = running;
 const sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
 

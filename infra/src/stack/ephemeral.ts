@@ -19,6 +19,7 @@ export async function startEphemeralStack(opts: {
   adminToken: string;
   env?: NodeJS.ProcessEnv;
   apiProcesses?: number;
+  temporalInMemory?: boolean;
   log?: (line: string) => void;
 }): Promise<EphemeralStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'promptmill-'));
@@ -32,6 +33,7 @@ export async function startEphemeralStack(opts: {
       postgresPort: 0,
       workerMetricsPort: 0,
       headless: true,
+      temporalInMemory: opts.temporalInMemory ?? false,
       providerBaseUrl: mock.url,
       adminToken: opts.adminToken,
       ...(opts.env ? { env: opts.env } : {}),

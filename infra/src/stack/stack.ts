@@ -17,6 +17,8 @@ export interface StackOptions {
   workerMetricsPort?: number;
   /** no Temporal UI (tests) */
   headless?: boolean;
+  /** keep Temporal's state in memory instead of dataDir/temporal.db (throwaway stacks) */
+  temporalInMemory?: boolean;
   /** OpenAI-compatible base URL for the worker; unset → OPENAI_BASE_URL/OPENAI_API_KEY from env */
   providerBaseUrl?: string;
   adminToken: string;
@@ -81,7 +83,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const temporal: LocalTemporal = await startTemporalDevServer({
         port: await pick(opts.temporalPort, 7233),
         uiPort: await pick(opts.temporalUiPort, 8233),
-        dbFile: resolve(opts.dataDir, 'temporal.db'),
+        dbFile: opts.temporalInMemory ? null : resolve(opts.dataDir, 'temporal.db'),
         headless: opts.headless ?? false,
         log: (l) => log(`[temporal] ${l.trimEnd()}`),
       });

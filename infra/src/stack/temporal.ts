@@ -26,7 +26,8 @@ export interface LocalTemporal {
 export async function startTemporalDevServer(opts: {
   port: number;
   uiPort: number;
-  dbFile: string;
+  /** sqlite file that keeps history across restarts; null = in memory (tests, benchmarks) */
+  dbFile: string | null;
   headless?: boolean;
   log?: (line: string) => void;
 }): Promise<LocalTemporal> {
@@ -37,8 +38,6 @@ export async function startTemporalDevServer(opts: {
     '127.0.0.1',
     '--port',
     String(opts.port),
-    '--db-filename',
-    opts.dbFile,
     '--log-level',
     'error',
     '--namespace',
@@ -61,6 +60,7 @@ export async function startTemporalDevServer(opts: {
       `Port ${opts.port} is already in use (another Temporal server?). Stop it, set TEMPORAL_PORT, or set TEMPORAL_ADDRESS to use it.`,
     );
   }
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
