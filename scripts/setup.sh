@@ -11,8 +11,8 @@ VENV=.venv
 say() { echo "[setup] $*" >&2; }
 
 if [ ! -x node_modules/.bin/node ] || [ ! -d node_modules/@temporalio/worker ]; then
-  say "node_modules missing: running npm ci"
-  npm ci --no-audit --no-fund
+  say "node_modules missing: running npm install"
+  npm install --no-audit --no-fund
 fi
 
 if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
