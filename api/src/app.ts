@@ -6,6 +6,8 @@ import { createTokenSigner } from './auth/access-token.ts';
 import { authenticate, type Clock } from './auth/authenticate.ts';
 import { cors } from './auth/origin.ts';
 import { startCounterCleanup } from './domain/rate-limit.ts';
+import { createDispatchStore, createRunDispatcher, DISPATCH_TUNING } from './domain/run-dispatch.ts';
+import { startRunWorkflowOnce } from './domain/runs.ts';
 import type { ApiEnv } from './env.ts';
 import { requireJsonBody } from './http/content-type.ts';
 import { errorHandler, notFoundHandler, useSeedErrorShape } from './http/error-handler.ts';
@@ -98,8 +100,23 @@ export function createApp(deps: AppDeps): Express {
     intervalMs: env.RATE_LIMIT_CLEANUP_INTERVAL_MS,
     logger: deps.logger,
   });
+  const dispatcher = createRunDispatcher({
+    ...DISPATCH_TUNING,
+    store: createDispatchStore(deps.sql, {
+      ...DISPATCH_TUNING,
+      giveUpSeconds: env.RUN_DISPATCH_GIVE_UP_SECONDS,
+    }),
+    start: (input) => startRunWorkflowOnce(deps.temporal, input),
+    logger: deps.logger,
+    count: (result, n) => deps.metrics.runDispatch.inc({ result }, n),
+    concurrency: env.RUN_DISPATCH_CONCURRENCY,
+    sweepIntervalMs: env.RUN_DISPATCH_SWEEP_INTERVAL_MS,
+    holdMs: env.RUN_DISPATCH_TEST_HOLD_MS,
+  });
   closers.set(app, async () => {
     stopCleanup();
+    // before the Temporal connection closes: async runs accepted so far get their workflows started
+    await dispatcher.stop(DISPATCH_TUNING.drainMs);
     await usage.stop();
   });
 
@@ -137,6 +154,7 @@ export function createApp(deps: AppDeps): Express {
     temporal: deps.temporal,
     retry: { maxAttempts: env.PROVIDER_MAX_ATTEMPTS, initialIntervalMs: env.PROVIDER_RETRY_INITIAL_MS },
     syncTimeoutMs: env.SYNC_RUN_TIMEOUT_MS,
+    dispatcher,
   };
   // authenticate (401s → billing/plan gates → origin) → rate limit (X-RateLimit-* from here on, errors
   // included) → each route's requireScope (403 FORBIDDEN) → the route.

@@ -23,6 +23,14 @@ export const apiEnvSchema = z
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     /** How long a sync run waits for its result before 504 RUN_TIMEOUT (the run goes on). */
     SYNC_RUN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** Async runs: workflow starts in flight at once per api process (the 202 does not wait for them). */
+    RUN_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+    /** Async runs: how often each api process sweeps for runs nobody started (a crashed or stopped process's) and starts them. */
+    RUN_DISPATCH_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
+    /** Async runs whose workflow could not be started for this long (Temporal unreachable) fail with SERVICE_UNAVAILABLE. */
+    RUN_DISPATCH_GIVE_UP_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+    /** Test only (refused unless NODE_ENV=test): async runs wait this long in memory before their workflow start (0 = off). */
+    RUN_DISPATCH_TEST_HOLD_MS: z.coerce.number().int().min(0).max(600_000).default(0),
     /** Provider attempts per model before falling back to the next model. */
     PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
     /** First retry delay; doubles per attempt (a provider Retry-After overrides it). */
@@ -63,6 +71,11 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
   const env = parseEnv(apiEnvSchema, source, 'api');
   if (env.TEST_CLOCK && source.NODE_ENV !== 'test') {
     throw new EnvError('api: invalid environment\n  TEST_CLOCK: only allowed with NODE_ENV=test');
+  }
+  if (env.RUN_DISPATCH_TEST_HOLD_MS > 0 && source.NODE_ENV !== 'test') {
+    throw new EnvError(
+      'api: invalid environment\n  RUN_DISPATCH_TEST_HOLD_MS: only allowed with NODE_ENV=test',
+    );
   }
   return env;
 }

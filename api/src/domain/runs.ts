@@ -1,5 +1,6 @@
 import { newId } from '@promptmill/infra';
 import {
+  cancelUndispatchedRun,
   failUnstartedRun,
   findPrompt,
   findRunByIdempotencyKey,
@@ -26,7 +27,11 @@ import {
   type TokenUsage,
   ZERO_USAGE,
 } from '@promptmill/workflows';
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
@@ -35,12 +40,15 @@ import { renderVersion } from './compiled-versions.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
 import { resolveVersion, type VersionSelector } from './prompts.ts';
 import { lookupRunCache, runCacheKey } from './run-cache.ts';
+import type { RunDispatcher, StartResult } from './run-dispatch.ts';
 
 export interface RunDeps {
   sql: Sql;
   temporal: TemporalHandle;
   retry: RunRetryPolicy;
   syncTimeoutMs: number;
+  /** starts the workflows of async runs in the background (run-dispatch.ts) */
+  dispatcher: RunDispatcher;
 }
 
 export interface RunRequest extends VersionSelector {
@@ -72,6 +80,9 @@ const RUN_WORKFLOW_TASK_TIMEOUT = '3 seconds';
 
 /** How long a cancel request waits for the workflow to record the cancellation before answering 202. */
 const CANCEL_WAIT_MS = 5_000;
+
+/** How long a cancel request waits for a run's workflow start in flight (dispatcher claimed, not yet started). */
+const CANCEL_START_WAIT_MS = 2_000;
 
 /** Seed 000's message for a prompt that cannot be run by name. */
 export function promptNotRunnable(name: string): AppError {
@@ -162,7 +173,12 @@ interface IdempotencyClaim {
   requestHash: string;
 }
 
-function newRunRow(prepared: PreparedRun, req: RunRequest, idempotency?: IdempotencyClaim): NewRun {
+function newRunRow(
+  prepared: PreparedRun,
+  req: RunRequest,
+  idempotency?: IdempotencyClaim,
+  withWorkflowInput = false,
+): NewRun {
   return {
     id: prepared.runId,
     orgId: prepared.input.orgId,
@@ -177,18 +193,44 @@ function newRunRow(prepared: PreparedRun, req: RunRequest, idempotency?: Idempot
     model: prepared.version.model,
     idempotencyKey: idempotency?.key ?? null,
     requestHash: idempotency?.requestHash ?? null,
+    workflowInput: withWorkflowInput ? prepared.input : null,
   };
+}
+
+const runWorkflowOptions = (temporal: TemporalHandle, input: RunPromptWorkflowInput) => ({
+  workflowId: input.runId,
+  taskQueue: temporal.taskQueue,
+  workflowTaskTimeout: RUN_WORKFLOW_TASK_TIMEOUT,
+  args: [input] as [RunPromptWorkflowInput],
+});
+
+/**
+ * The dispatcher's start of an async run's workflow. Idempotent: a workflow with this id, running
+ * or closed, means another start got there first (REJECT_DUPLICATE: a finished run is never re-run).
+ */
+export async function startRunWorkflowOnce(
+  temporal: TemporalHandle,
+  input: RunPromptWorkflowInput,
+): Promise<StartResult> {
+  try {
+    await temporal.client.workflow.start('runPromptWorkflow', {
+      ...runWorkflowOptions(temporal, input),
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+    return 'started';
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already_started';
+    throw err;
+  }
 }
 
 /** Starts the run's workflow (workflow id = run id); if Temporal refuses, the run fails at once. */
 async function startWorkflow(deps: RunDeps, prepared: PreparedRun): Promise<void> {
   try {
-    await deps.temporal.client.workflow.start('runPromptWorkflow', {
-      workflowId: prepared.runId,
-      taskQueue: deps.temporal.taskQueue,
-      workflowTaskTimeout: RUN_WORKFLOW_TASK_TIMEOUT,
-      args: [prepared.input],
-    });
+    await deps.temporal.client.workflow.start(
+      'runPromptWorkflow',
+      runWorkflowOptions(deps.temporal, prepared.input),
+    );
   } catch {
     const message = 'The run could not be started; try again';
     await failUnstartedRun(deps.sql, prepared.runId, 'SERVICE_UNAVAILABLE', message).catch(() => {});
@@ -343,9 +385,10 @@ async function findReplay(
 }
 
 /**
- * An async run: queued and started, answered from the cache, or — with an Idempotency-Key already
- * used for the same body within 24 h — the earlier run. Two concurrent requests with one key make
- * one run: the unique index decides, the loser answers with the winner's run.
+ * An async run: queued (its row, with the workflow input, is committed; the dispatcher starts the
+ * workflow in the background), answered from the cache, or — with an Idempotency-Key already used
+ * for the same body within 24 h — the earlier run. Two concurrent requests with one key make one
+ * run: the unique index decides, the loser answers with the winner's run.
  */
 export async function createAsyncRun(
   deps: RunDeps,
@@ -363,10 +406,10 @@ export async function createAsyncRun(
   for (let round = 0; round < 3; round++) {
     const inserted = cached
       ? await recordCacheHit(deps, prepared, req, cached, idempotency)
-      : await insertRun(deps.sql, newRunRow(prepared, req, idempotency));
+      : await insertRun(deps.sql, newRunRow(prepared, req, idempotency, true));
     if (inserted) {
       if (cached) return { runId: prepared.runId, status: 'succeeded', replayed: false, cache: 'HIT' };
-      await startWorkflow(deps, prepared);
+      deps.dispatcher.dispatch(prepared.input);
       return {
         runId: prepared.runId,
         status: 'queued',
@@ -471,6 +514,16 @@ export async function listRunResources(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits for `promise`, at most `ms`. */
+async function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Long-poll: the run once it has finished, or undefined if it is still going after `seconds`.
  * The workflow writes the run row before it completes, so the row read after its result is final.
@@ -483,11 +536,14 @@ export async function waitForRun(
 ): Promise<RunResource | undefined> {
   const deadline = Date.now() + seconds * 1000;
   let run = await findVisibleRun(deps.sql, auth, runId);
+  // a run this process has just accepted: its workflow is being started in the background
+  const dispatched = deps.dispatcher.whenSettled(runId);
+  if (dispatched && !isTerminal(run.status)) await settledWithin(dispatched, deadline - Date.now());
   while (!isTerminal(run.status) && Date.now() < deadline) {
     try {
       await waitForOutcome(deps, runId, deadline - Date.now());
     } catch (err) {
-      // a concurrent identical request may not have started the workflow yet
+      // not started yet: another process's dispatcher or a sweeper is on it
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
     }
@@ -503,8 +559,9 @@ export interface CancelResult {
 }
 
 /**
- * Cancels a queued or running run: the workflow is cancelled, records `canceled` (and the usage of
- * the attempts made so far) and ends. A finished run → 409 INVALID_STATE.
+ * Cancels a queued or running run. An async run whose workflow no dispatcher has claimed yet is
+ * canceled in the database and never starts; otherwise the workflow is cancelled, records
+ * `canceled` (and the usage of the attempts made so far) and ends. A finished run → 409 INVALID_STATE.
  */
 export async function cancelRun(deps: RunDeps, auth: AuthContext, runId: string): Promise<CancelResult> {
   const before = await findVisibleRun(deps.sql, auth, runId);
@@ -514,14 +571,32 @@ export async function cancelRun(deps: RunDeps, auth: AuthContext, runId: string)
       `Run '${runId}' has already ${status === 'canceled' ? 'been canceled' : status}`,
     );
   if (isTerminal(before.status)) throw invalidState(before.status);
-  try {
-    await deps.temporal.client.workflow.getHandle(runId).cancel();
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-    // finished between the read and the cancel (a closed workflow is "not found" to cancel)
+  const canceledBeforeStart = async (): Promise<CancelResult | undefined> =>
+    (await cancelUndispatchedRun(deps.sql, runId))
+      ? { run: toRunResource(await findVisibleRun(deps.sql, auth, runId)), hasEnded: true }
+      : undefined;
+  if (before.status === 'queued') {
+    const canceled = await canceledBeforeStart();
+    if (canceled) return canceled;
+  }
+  const startDeadline = Date.now() + CANCEL_START_WAIT_MS;
+  for (;;) {
+    try {
+      await deps.temporal.client.workflow.getHandle(runId).cancel();
+      break;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    // finished between the read and the cancel (a closed workflow is "not found" to cancel), or
+    // claimed by a dispatcher whose start has not landed yet (or failed: then it is unclaimed again)
     const now = await findVisibleRun(deps.sql, auth, runId);
     if (isTerminal(now.status)) throw invalidState(now.status);
-    throw new AppError('SERVICE_UNAVAILABLE', 'The run is not cancelable yet; try again');
+    const canceled = now.status === 'queued' ? await canceledBeforeStart() : undefined;
+    if (canceled) return canceled;
+    if (Date.now() >= startDeadline) {
+      throw new AppError('SERVICE_UNAVAILABLE', 'The run is not cancelable yet; try again');
+    }
+    await sleep(100);
   }
   const ended = await waitForRun(deps, auth, runId, CANCEL_WAIT_MS / 1000);
   if (ended) return { run: ended, hasEnded: true };

@@ -6,6 +6,7 @@ export interface ApiMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method'>;
   rateLimitDecisions: Counter<'result'>;
+  runDispatch: Counter<'result'>;
 }
 
 export function createApiMetrics(): ApiMetrics {
@@ -29,6 +30,12 @@ export function createApiMetrics(): ApiMetrics {
     rateLimitDecisions: new Counter({
       name: 'promptmill_rate_limit_decisions_total',
       help: 'Rate-limit decisions (allowed, limited, error_open, error_closed)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    runDispatch: new Counter({
+      name: 'promptmill_run_dispatch_total',
+      help: 'Async run workflow starts by the dispatcher and sweepers (started, already_started, error), and runs failed because none could be started in time (abandoned)',
       labelNames: ['result'],
       registers: [registry],
     }),
