@@ -3,11 +3,17 @@
  *
  *   npx tsx bench/runs.bench.ts            (BENCH_SCALE=0.3 for a quick pass)
  *
- * Baseline: the provider called directly with the same openai-compatible request.
+ * Baselines: the provider called directly with the same openai-compatible request, and a bare
+ * Temporal round trip (a no-op workflow, bench/noop.workflow.ts, executed on the same dev server by
+ * a worker inside this process): the floor any Temporal-backed sync run sits on.
  * Measured: Promptmill's sync run (POST /api/v1/run) at 1 and 32 concurrent clients; the async
  * accept rate (POST /v1/runs → 202) and end-to-end async throughput (submit → every run finished).
- * Overhead = Promptmill latency − direct latency at the same concurrency.
+ * Overhead = Promptmill latency − baseline latency at the same concurrency.
  */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import postgres from 'postgres';
 import { startEphemeralStack } from '../infra/src/stack/index.ts';
 import { type LoadResult, printTable, runLoad } from './lib.ts';
@@ -26,6 +32,26 @@ const running = await startEphemeralStack({
 });
 const { stack, mock } = running;
 const sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
+
+// the Temporal floor: a no-op workflow on its own task queue, served by a worker in this process
+const NOOP_QUEUE = 'bench-noop';
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const noopConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+const noopWorker = await Worker.create({
+  connection: noopConnection,
+  taskQueue: NOOP_QUEUE,
+  workflowsPath: fileURLToPath(new URL('./noop.workflow.ts', import.meta.url)),
+});
+const noopWorkerRun = noopWorker.run();
+const temporalConnection = await Connection.connect({ address: stack.temporalAddress });
+const temporal = new Client({ connection: temporalConnection });
+const noopPrefix = `noop-${randomUUID().slice(0, 8)}`;
+let noopCount = 0;
+const noop = async () =>
+  (await temporal.workflow.execute('noopWorkflow', {
+    taskQueue: NOOP_QUEUE,
+    workflowId: `${noopPrefix}-${noopCount++}`,
+  })) === 'ok';
 
 try {
   const api = stack.apiUrl;
@@ -75,6 +101,7 @@ try {
   // warm-up: JIT, pools, Temporal sticky caches
   await runLoad('warm-up', { concurrency: 4, total: 100, maxMs: 20_000 }, sync);
   await runLoad('warm-up', { concurrency: 4, total: 200, maxMs: 10_000 }, direct);
+  await runLoad('warm-up', { concurrency: 4, total: 100, maxMs: 20_000 }, noop);
 
   const rows: LoadResult[] = [];
   for (const c of [1, 32]) {
@@ -83,6 +110,13 @@ try {
         'direct provider call',
         { concurrency: c, total: n(c === 1 ? 300 : 2000), maxMs: 30_000 },
         direct,
+      ),
+    );
+    rows.push(
+      await runLoad(
+        'BASELINE bare Temporal no-op workflow',
+        { concurrency: c, total: n(c === 1 ? 300 : 1000), maxMs: 60_000 },
+        noop,
       ),
     );
     rows.push(
@@ -139,12 +173,17 @@ try {
   );
   printTable(rows);
   for (const c of [1, 32]) {
-    const d = rows.find((r) => r.label.startsWith('direct') && r.concurrency === c)!;
     const s = rows.find((r) => r.label.startsWith('promptmill sync') && r.concurrency === c)!;
-    console.log(
-      `sync overhead @${String(c).padStart(2)} clients: p50 +${(s.p50 - d.p50).toFixed(2)} ms, p99 +${(s.p99 - d.p99).toFixed(2)} ms` +
-        `  (throughput ${s.throughput.toFixed(0)} vs ${d.throughput.toFixed(0)} req/s, ratio ${(s.throughput / d.throughput).toFixed(3)})`,
-    );
+    for (const [name, prefix] of [
+      ['the direct provider call', 'direct'],
+      ['the bare Temporal round trip', 'BASELINE'],
+    ] as const) {
+      const d = rows.find((r) => r.label.startsWith(prefix) && r.concurrency === c)!;
+      console.log(
+        `sync overhead @${String(c).padStart(2)} clients vs ${name.padEnd(28)}: p50 +${(s.p50 - d.p50).toFixed(2)} ms, p99 +${(s.p99 - d.p99).toFixed(2)} ms` +
+          `  (throughput ${s.throughput.toFixed(0)} vs ${d.throughput.toFixed(0)} req/s, ratio ${(s.throughput / d.throughput).toFixed(3)})`,
+      );
+    }
   }
   if (asyncE2e) {
     console.log(
@@ -157,6 +196,10 @@ try {
     'targets (2 cores): sync overhead p50 ≤ 15 ms, p99 ≤ 60 ms; async accept ≥ 500/s; async end-to-end ≥ 150 runs/s',
   );
 } finally {
+  noopWorker.shutdown();
+  await noopWorkerRun.catch(() => {});
+  await noopConnection.close();
+  await temporalConnection.close();
   await sql.end();
   await running.stop();
 }

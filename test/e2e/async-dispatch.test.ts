@@ -175,6 +175,29 @@ describe('async dispatch: accept, then start in the background', () => {
     expect(await mock.calls({ contains: `${marker} orphan` })).toHaveLength(1);
   });
 
+  it('a run that could not be started for RUN_DISPATCH_GIVE_UP_SECONDS fails with SERVICE_UNAVAILABLE', async () => {
+    const text = `${marker} too-late`;
+    const input = await queueOrphanRun(org, name, text);
+    // as if Temporal had been unreachable since this run was accepted 11 minutes ago (default: 10 min)
+    await sql`UPDATE runs SET created_at = now() - interval '11 minutes', idempotency_key = ${unique('k')}
+              WHERE id = ${input.runId}`;
+    const run = await pollRun(org.key, input.runId, undefined, 15_000);
+    expect(run).toMatchObject({
+      status: 'failed',
+      attempts: 0,
+      error: {
+        code: 'SERVICE_UNAVAILABLE',
+        message:
+          'The run could not be started within 10 min (the workflow service was unavailable); try again',
+      },
+    });
+    const [row] =
+      await sql`SELECT idempotency_key AS "key", workflow_input IS NULL AS "cleared" FROM runs WHERE id = ${input.runId}`;
+    expect(row).toEqual({ key: null, cleared: true }); // the key may be used again
+    expect(await workflowStatus(input.runId)).toBe('NOT_FOUND');
+    expect(metricValue((await call('GET', '/metrics')).text, 'abandoned')).toBeGreaterThan(0);
+  });
+
   it('cancel before dispatch: 200 canceled at once, and the run is never started', async () => {
     const text = `${marker} never`;
     const input = await queueOrphanRun(org, name, text);
