@@ -13,7 +13,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { ModelCallRequest, RunActivities, RunCompletionRequest } from '../src/contracts/activities.ts';
-import type { ModelCallResult, RecordedRunOutcome, RunOutcome } from '../src/contracts/run.ts';
+import type { ModelCallResult, RunOutcome } from '../src/contracts/run.ts';
 import type { RunPromptWorkflowInput } from '../src/workflows/run-prompt.workflow.ts';
 
 export const TEST_SERVER = fileURLToPath(new URL('../../.venv/bin/temporal-test-server', import.meta.url));
@@ -89,62 +89,23 @@ export function reply(model: string, output = `hello from ${model}`): ModelCallR
 export interface Recorded {
   calls: { model: string; modelIndex: number; attempt: number; mode: string }[];
   completions: RunCompletionRequest[];
-  /** which activity recorded each completion */
-  completedBy: ('callModel' | 'completeRun')[];
 }
 
-export interface FakeOptions {
-  /** like a worker from before completeOnSuccess: every run is completed by completeRun */
-  ignoreCompleteOnSuccess?: boolean;
-  /** completeRun finds the run already completed with this outcome (it stands) */
-  alreadyCompleted?: RecordedRunOutcome;
-}
-
-/**
- * Fake activities: `callModel` is scripted by the test; completions are recorded as the worker
- * would store them — by callModel on a success it was asked to complete (completeOnSuccess), by
- * completeRun otherwise.
- */
+/** Fake activities: `callModel` is scripted by the test; `completeRun` records what it was asked to store. */
 export function fakeActivities(
   callModel: (req: ModelCallRequest, attempt: number) => Promise<ModelCallResult>,
-  opts: FakeOptions = {},
 ): RunActivities & { recorded: Recorded } {
-  const recorded: Recorded = { calls: [], completions: [], completedBy: [] };
+  const recorded: Recorded = { calls: [], completions: [] };
   return {
     recorded,
     async callModel(req) {
       const attempt = Context.current().info.attempt;
       recorded.calls.push({ model: req.model, modelIndex: req.modelIndex, attempt, mode: req.mode });
-      const result = await callModel(req, attempt);
-      const c = req.completeOnSuccess;
-      if (!c || opts.ignoreCompleteOnSuccess) return result;
-      recorded.completions.push({
-        runId: req.runId,
-        orgId: req.orgId,
-        keyId: req.keyId,
-        promptId: req.promptId,
-        promptName: req.promptName,
-        promptVersion: req.promptVersion,
-        status: 'succeeded',
-        output: result.output,
-        model: req.model,
-        errorCode: null,
-        errorMessage: null,
-        latencyMs: Date.now() - c.startedAt,
-        cacheKey: c.cacheKey,
-        cacheTtlSeconds: c.cacheTtlSeconds,
-      });
-      recorded.completedBy.push('callModel');
-      return { ...result, completion: { usage: FAKE_USAGE, attempts: recorded.calls.length } };
+      return callModel(req, attempt);
     },
     async completeRun(req) {
       recorded.completions.push(req);
-      recorded.completedBy.push('completeRun');
-      return {
-        usage: FAKE_USAGE,
-        attempts: recorded.calls.length,
-        ...(opts.alreadyCompleted ? { final: opts.alreadyCompleted } : {}),
-      };
+      return { usage: FAKE_USAGE, attempts: recorded.calls.length };
     },
   };
 }

@@ -1,17 +1,5 @@
-import {
-  type AttemptUsage,
-  completeRunWithAttempt,
-  insertAttemptUsage,
-  markRunRunning,
-  type Sql,
-} from '@promptmill/infra/db';
-import type {
-  ChatMessage,
-  ModelCallRequest,
-  ModelCallResult,
-  RunCompletionResult,
-  TokenUsage,
-} from '@promptmill/workflows';
+import { insertAttemptUsage, markRunRunning, type Sql } from '@promptmill/infra/db';
+import type { ChatMessage, ModelCallRequest, ModelCallResult, TokenUsage } from '@promptmill/workflows';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
@@ -19,7 +7,6 @@ import type { CompletionUsage } from 'openai/resources/completions';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
-import { observeCompletion, toCompletionResult } from './complete-run.activity.ts';
 import { createStreamPublisher, streamCancellationsFor } from './stream-publisher.ts';
 
 export interface ModelCallDeps {
@@ -87,43 +74,6 @@ export function toProviderFailure(err: unknown, model: string): ApplicationFailu
   });
 }
 
-/**
- * A successful attempt's usage row; with `completeOnSuccess`, the run's completion too, in the same
- * transaction (the workflow then skips completeRun). Returns the completion when there was one.
- */
-async function recordSuccess(
-  deps: ModelCallDeps,
-  req: ModelCallRequest,
-  attempt: AttemptUsage,
-  output: string,
-): Promise<RunCompletionResult | undefined> {
-  const c = req.completeOnSuccess;
-  if (!c) {
-    await insertAttemptUsage(deps.sql, attempt);
-    return undefined;
-  }
-  const latencyMs = Math.max(0, Date.now() - c.startedAt);
-  const totals = await completeRunWithAttempt(deps.sql, attempt, {
-    runId: req.runId,
-    orgId: req.orgId,
-    keyId: req.keyId,
-    promptId: req.promptId,
-    promptVersion: req.promptVersion,
-    status: 'succeeded',
-    output,
-    model: req.model,
-    errorCode: null,
-    errorMessage: null,
-    latencyMs,
-    cacheHit: false,
-    cacheKey: c.cacheKey,
-    cacheTtlSeconds: c.cacheTtlSeconds,
-  });
-  const run = { ...req, status: 'succeeded' as const, latencyMs };
-  observeCompletion(deps.metrics, run, totals);
-  return toCompletionResult(totals);
-}
-
 export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCreateParamsNonStreaming {
   const p = req.params;
   return {
@@ -147,26 +97,21 @@ export function createModelCallActivity(deps: ModelCallDeps) {
     if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
     const started = performance.now();
-    const attemptRow = (
-      status: 'succeeded' | 'failed',
-      usage: TokenUsage,
-      errorCode: string | null,
-    ): AttemptUsage => ({
-      orgId: req.orgId,
-      keyId: req.keyId,
-      runId: req.runId,
-      seq: attemptSeq(req.modelIndex, attempt),
-      promptId: req.promptId,
-      promptVersion: req.promptVersion,
-      model: req.model,
-      provider: provider.name,
-      status,
-      errorCode,
-      usage,
-      latencyMs: Math.round(performance.now() - started),
-    });
     const record = (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
-      insertAttemptUsage(deps.sql, attemptRow(status, usage, errorCode));
+      insertAttemptUsage(deps.sql, {
+        orgId: req.orgId,
+        keyId: req.keyId,
+        runId: req.runId,
+        seq: attemptSeq(req.modelIndex, attempt),
+        promptId: req.promptId,
+        promptVersion: req.promptVersion,
+        model: req.model,
+        provider: provider.name,
+        status,
+        errorCode,
+        usage,
+        latencyMs: Math.round(performance.now() - started),
+      });
     try {
       const completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
         signal: ctx.cancellationSignal,
@@ -179,15 +124,13 @@ export function createModelCallActivity(deps: ModelCallDeps) {
         // a provider may answer under another name (a snapshot, an alias): then the asked model's price
         deps.priceOf(completion.model || req.model) ?? deps.priceOf(req.model),
       );
-      const output = completion.choices[0]?.message?.content ?? '';
-      const recorded = await recordSuccess(deps, req, attemptRow('succeeded', usage, null), output);
+      await record('succeeded', usage, null);
       return {
-        output,
+        output: completion.choices[0]?.message?.content ?? '',
         model: req.model,
         provider: provider.name,
         usage,
         latencyMs: Math.round(seconds * 1000),
-        ...(recorded ? { completion: recorded } : {}),
       };
     } catch (err) {
       const failure = toProviderFailure(err, req.model);
@@ -262,26 +205,21 @@ export async function streamModelCall(
   let finishReason: string | null = null;
   let reported: CompletionUsage | undefined;
 
-  const attemptRow = (
-    status: 'succeeded' | 'failed',
-    usage: TokenUsage,
-    errorCode: string | null,
-  ): AttemptUsage => ({
-    orgId: req.orgId,
-    keyId: req.keyId,
-    runId: req.runId,
-    seq: attemptSeq(req.modelIndex, attempt),
-    promptId: req.promptId,
-    promptVersion: req.promptVersion,
-    model: req.model,
-    provider: provider.name,
-    status,
-    errorCode,
-    usage,
-    latencyMs: Math.round(performance.now() - started),
-  });
   const record = (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
-    insertAttemptUsage(deps.sql, attemptRow(status, usage, errorCode));
+    insertAttemptUsage(deps.sql, {
+      orgId: req.orgId,
+      keyId: req.keyId,
+      runId: req.runId,
+      seq: attemptSeq(req.modelIndex, attempt),
+      promptId: req.promptId,
+      promptVersion: req.promptVersion,
+      model: req.model,
+      provider: provider.name,
+      status,
+      errorCode,
+      usage,
+      latencyMs: Math.round(performance.now() - started),
+    });
   const observeLatency = () =>
     deps.metrics.providerLatency.observe(
       { provider: provider.name, model: req.model },
@@ -314,14 +252,13 @@ export async function streamModelCall(
     const usage = reported
       ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
       : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
-    const recorded = await recordSuccess(deps, req, attemptRow('succeeded', usage, null), output);
+    await record('succeeded', usage, null);
     return {
       output,
       model: req.model,
       provider: provider.name,
       usage,
       latencyMs: Math.round(performance.now() - started),
-      ...(recorded ? { completion: recorded } : {}),
     };
   } catch (err) {
     observeLatency();

@@ -1,5 +1,5 @@
 import type { ErrorCode } from './errors.ts';
-import type { ChatMessage, ModelCallResult, ModelParams, RunCompletionResult, RunMode } from './run.ts';
+import type { ChatMessage, ModelCallResult, ModelParams, RunMode, TokenUsage } from './run.ts';
 
 export interface ModelCallRequest {
   runId: string;
@@ -14,20 +14,6 @@ export interface ModelCallRequest {
   messages: ChatMessage[];
   params: ModelParams;
   mode: RunMode;
-  /**
-   * Set by the workflow: a success is also recorded as the run's completion, in the same
-   * transaction as the attempt (one local activity instead of two on the happy path). Failures and
-   * cancellations are still completed by completeRun.
-   */
-  completeOnSuccess?: SuccessCompletion | undefined;
-}
-
-/** What the run's completion needs beyond the call itself. */
-export interface SuccessCompletion {
-  /** workflow start, epoch ms: the run's latency is measured from it */
-  startedAt: number;
-  cacheKey?: string | undefined;
-  cacheTtlSeconds?: number | undefined;
 }
 
 export interface RunCompletionRequest {
@@ -45,6 +31,11 @@ export interface RunCompletionRequest {
   latencyMs: number;
   cacheKey?: string | undefined;
   cacheTtlSeconds?: number | undefined;
+}
+
+export interface RunCompletionResult {
+  usage: TokenUsage;
+  attempts: number;
 }
 
 /** The activities the run workflow schedules; workers implement them (createActivities). */

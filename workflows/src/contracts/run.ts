@@ -67,31 +67,11 @@ export interface ModelCallResult {
   provider: string;
   usage: TokenUsage;
   latencyMs: number;
-  /** present when the call also completed the run (ModelCallRequest.completeOnSuccess) */
-  completion?: RunCompletionResult | undefined;
 }
 
 export interface RunError {
   code: ErrorCode;
   message: string;
-}
-
-/** A run's recorded totals after its completion. */
-export interface RunCompletionResult {
-  usage: TokenUsage;
-  attempts: number;
-  /**
-   * Set when an earlier completion of this run had already been recorded (a retried activity, or a
-   * success recorded just before a cancellation won the race in the workflow): that outcome stands.
-   */
-  final?: RecordedRunOutcome | undefined;
-}
-
-export interface RecordedRunOutcome {
-  status: 'succeeded' | 'failed' | 'canceled';
-  output: string | null;
-  model: string;
-  error: RunError | null;
 }
 
 export interface RunOutcome {

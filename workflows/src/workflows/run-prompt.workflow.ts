@@ -36,11 +36,6 @@ function failureOf(err: unknown): { code: ErrorCode; message: string; isFinal: b
  * One prompt run: call the model (retries per model inside the activity's retry policy, then the
  * fallback models in order), then record the outcome and its usage exactly once.
  * Workflow id = run id, so the Temporal UI shows every run under the id the API returns.
- *
- * On the happy path the successful call records the run's completion itself (completeOnSuccess:
- * one local activity, one transaction); failures and cancellations go through completeRun. Whether
- * completeRun is scheduled depends on the call's recorded result, not on the code version, so
- * histories from before this (results without `completion`) replay unchanged.
  */
 export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<RunOutcome> {
   const startedAt = Date.now(); // workflow time: deterministic on replay
@@ -84,11 +79,6 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
           messages: input.messages,
           params: input.params,
           mode: input.mode,
-          completeOnSuccess: {
-            startedAt,
-            cacheKey: input.cacheKey,
-            cacheTtlSeconds: input.cacheTtlSeconds,
-          },
         });
         status = 'succeeded';
         break;
@@ -106,38 +96,33 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
   }
 
   const model = result?.model ?? input.model;
-  const completion =
-    status === 'succeeded' && result?.completion
-      ? result.completion
-      : await CancellationScope.nonCancellable(() =>
-          completeRun({
-            runId: input.runId,
-            orgId: input.orgId,
-            keyId: input.keyId,
-            promptId: input.promptId,
-            promptName: input.promptName,
-            promptVersion: input.promptVersion,
-            status,
-            output: result?.output ?? null,
-            model,
-            errorCode: status === 'succeeded' ? null : failure.code,
-            errorMessage: status === 'succeeded' ? null : failure.message,
-            latencyMs: Date.now() - startedAt,
-            cacheKey: status === 'succeeded' ? input.cacheKey : undefined,
-            cacheTtlSeconds: input.cacheTtlSeconds,
-          }),
-        );
+  const completion = await CancellationScope.nonCancellable(() =>
+    completeRun({
+      runId: input.runId,
+      orgId: input.orgId,
+      keyId: input.keyId,
+      promptId: input.promptId,
+      promptName: input.promptName,
+      promptVersion: input.promptVersion,
+      status,
+      output: result?.output ?? null,
+      model,
+      errorCode: status === 'succeeded' ? null : failure.code,
+      errorMessage: status === 'succeeded' ? null : failure.message,
+      latencyMs: Date.now() - startedAt,
+      cacheKey: status === 'succeeded' ? input.cacheKey : undefined,
+      cacheTtlSeconds: input.cacheTtlSeconds,
+    }),
+  );
 
-  // the run's first recorded completion stands (e.g. a success recorded just before a cancellation won)
-  const { final } = completion;
   return {
     runId: workflowInfo().workflowId,
-    status: final?.status ?? status,
-    output: final ? final.output : (result?.output ?? null),
-    model: final?.model ?? model,
+    status,
+    output: result?.output ?? null,
+    model,
     usage: completion.usage,
     attempts: completion.attempts,
     durationMs: Date.now() - startedAt,
-    error: final ? final.error : status === 'succeeded' ? null : failure,
+    error: status === 'succeeded' ? null : failure,
   };
 }

@@ -1,5 +1,5 @@
 import type { ErrorCode, RunMode, RunPromptWorkflowInput, TokenUsage } from '@promptmill/workflows';
-import type { Queryable, Sql, TransactionSql } from '../client.ts';
+import type { Queryable, Sql } from '../client.ts';
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
@@ -397,22 +397,11 @@ export interface RunCompletion {
   cacheTtlSeconds?: number | undefined;
 }
 
-/** What the first completion of a run recorded. */
-export interface RecordedOutcome {
-  status: 'succeeded' | 'failed' | 'canceled';
-  output: string | null;
-  model: string;
-  errorCode: string | null;
-  errorMessage: string | null;
-}
-
 export interface RunTotals {
   usage: TokenUsage;
   attempts: number;
   /** false when the run had already been completed (a retried or replayed completion) */
   recorded: boolean;
-  /** when not recorded: the outcome the first completion recorded (it stands) */
-  final?: RecordedOutcome | undefined;
 }
 
 /**
@@ -421,71 +410,51 @@ export interface RunTotals {
  * completion counts.
  */
 export async function completeRun(sql: Sql, c: RunCompletion): Promise<RunTotals> {
-  return sql.begin((tx) => completeRunIn(tx, c)) as Promise<RunTotals>;
-}
-
-/**
- * The happy path's one write: a successful attempt's usage row and the run's completion, in one
- * transaction, with completeRun's exactly-once keys (a retried call records neither twice).
- */
-export async function completeRunWithAttempt(
-  sql: Sql,
-  a: AttemptUsage,
-  c: RunCompletion,
-): Promise<RunTotals> {
   return sql.begin(async (tx) => {
-    await insertAttemptUsage(tx, a);
-    return completeRunIn(tx, c);
-  }) as Promise<RunTotals>;
-}
-
-async function completeRunIn(tx: TransactionSql, c: RunCompletion): Promise<RunTotals> {
-  const [t] = await tx<{ promptTokens: number; completionTokens: number; cost: number; attempts: number }[]>`
-    SELECT COALESCE(sum(prompt_tokens), 0)::int AS "promptTokens",
-           COALESCE(sum(completion_tokens), 0)::int AS "completionTokens",
-           COALESCE(sum(cost), 0)::numeric AS cost, count(*)::int AS attempts
-    FROM usage_events WHERE run_id = ${c.runId} AND kind = 'attempt'`;
-  const usage: TokenUsage = {
-    promptTokens: t!.promptTokens,
-    completionTokens: t!.completionTokens,
-    totalTokens: t!.promptTokens + t!.completionTokens,
-    cost: t!.cost,
-  };
-  const inserted = await tx`
-    INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, prompt_id, prompt_version, model, status,
-                              error_code, prompt_tokens, completion_tokens, cost, latency_ms, cache_hit)
-    VALUES (${c.orgId}, ${c.keyId}, ${c.runId}, 'run', 0, ${c.promptId}, ${c.promptVersion}, ${c.model}, ${c.status},
-            ${c.errorCode}, ${usage.promptTokens}, ${usage.completionTokens}, ${usage.cost}, ${c.latencyMs}, ${c.cacheHit})
-    ON CONFLICT (run_id, kind, seq) DO NOTHING
-    RETURNING id`;
-  if (inserted.count === 0) {
-    const [final] = await tx<RecordedOutcome[]>`
-      SELECT status, output, model, error_code AS "errorCode", error_message AS "errorMessage"
-      FROM runs WHERE id = ${c.runId}`;
-    return { usage, attempts: t!.attempts, recorded: false, final };
-  }
-  await tx`
-    UPDATE runs SET status = ${c.status}, output = ${c.output}, model = ${c.model}, error_code = ${c.errorCode},
-      error_message = ${c.errorMessage}, prompt_tokens = ${usage.promptTokens},
-      completion_tokens = ${usage.completionTokens}, cost = ${usage.cost}, attempts = ${t!.attempts},
-      cache_hit = ${c.cacheHit}, started_at = COALESCE(started_at, created_at), finished_at = now(),
-      workflow_input = NULL
-    WHERE id = ${c.runId}`;
-  await tx`
-    INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
-    VALUES (${c.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, ${usage.totalTokens}, ${usage.cost}, 1)
-    ON CONFLICT (org_id, month) DO UPDATE SET tokens = org_usage_monthly.tokens + EXCLUDED.tokens,
-      cost = org_usage_monthly.cost + EXCLUDED.cost, runs = org_usage_monthly.runs + 1`;
-  if (c.status === 'succeeded' && c.output !== null && c.cacheKey && c.cacheTtlSeconds) {
+    const [t] = await tx<
+      { promptTokens: number; completionTokens: number; cost: number; attempts: number }[]
+    >`
+      SELECT COALESCE(sum(prompt_tokens), 0)::int AS "promptTokens",
+             COALESCE(sum(completion_tokens), 0)::int AS "completionTokens",
+             COALESCE(sum(cost), 0)::numeric AS cost, count(*)::int AS attempts
+      FROM usage_events WHERE run_id = ${c.runId} AND kind = 'attempt'`;
+    const usage: TokenUsage = {
+      promptTokens: t!.promptTokens,
+      completionTokens: t!.completionTokens,
+      totalTokens: t!.promptTokens + t!.completionTokens,
+      cost: t!.cost,
+    };
+    const inserted = await tx`
+      INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, prompt_id, prompt_version, model, status,
+                                error_code, prompt_tokens, completion_tokens, cost, latency_ms, cache_hit)
+      VALUES (${c.orgId}, ${c.keyId}, ${c.runId}, 'run', 0, ${c.promptId}, ${c.promptVersion}, ${c.model}, ${c.status},
+              ${c.errorCode}, ${usage.promptTokens}, ${usage.completionTokens}, ${usage.cost}, ${c.latencyMs}, ${c.cacheHit})
+      ON CONFLICT (run_id, kind, seq) DO NOTHING
+      RETURNING id`;
+    if (inserted.count === 0) return { usage, attempts: t!.attempts, recorded: false };
     await tx`
-      INSERT INTO run_cache (cache_key, org_id, run_id, output, model, prompt_tokens, completion_tokens, expires_at)
-      VALUES (${c.cacheKey}, ${c.orgId}, ${c.runId}, ${c.output}, ${c.model}, ${usage.promptTokens},
-              ${usage.completionTokens}, now() + make_interval(secs => ${c.cacheTtlSeconds}))
-      ON CONFLICT (cache_key) DO UPDATE SET run_id = EXCLUDED.run_id, output = EXCLUDED.output,
-        model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens,
-        completion_tokens = EXCLUDED.completion_tokens, expires_at = EXCLUDED.expires_at`;
-  }
-  return { usage, attempts: t!.attempts, recorded: true };
+      UPDATE runs SET status = ${c.status}, output = ${c.output}, model = ${c.model}, error_code = ${c.errorCode},
+        error_message = ${c.errorMessage}, prompt_tokens = ${usage.promptTokens},
+        completion_tokens = ${usage.completionTokens}, cost = ${usage.cost}, attempts = ${t!.attempts},
+        cache_hit = ${c.cacheHit}, started_at = COALESCE(started_at, created_at), finished_at = now(),
+        workflow_input = NULL
+      WHERE id = ${c.runId}`;
+    await tx`
+      INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
+      VALUES (${c.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, ${usage.totalTokens}, ${usage.cost}, 1)
+      ON CONFLICT (org_id, month) DO UPDATE SET tokens = org_usage_monthly.tokens + EXCLUDED.tokens,
+        cost = org_usage_monthly.cost + EXCLUDED.cost, runs = org_usage_monthly.runs + 1`;
+    if (c.status === 'succeeded' && c.output !== null && c.cacheKey && c.cacheTtlSeconds) {
+      await tx`
+        INSERT INTO run_cache (cache_key, org_id, run_id, output, model, prompt_tokens, completion_tokens, expires_at)
+        VALUES (${c.cacheKey}, ${c.orgId}, ${c.runId}, ${c.output}, ${c.model}, ${usage.promptTokens},
+                ${usage.completionTokens}, now() + make_interval(secs => ${c.cacheTtlSeconds}))
+        ON CONFLICT (cache_key) DO UPDATE SET run_id = EXCLUDED.run_id, output = EXCLUDED.output,
+          model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens,
+          completion_tokens = EXCLUDED.completion_tokens, expires_at = EXCLUDED.expires_at`;
+    }
+    return { usage, attempts: t!.attempts, recorded: true };
+  }) as Promise<RunTotals>;
 }
 
 export async function monthTokensUsed(sql: Queryable, orgId: string): Promise<number> {
