@@ -89,6 +89,31 @@ export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCrea
   };
 }
 
+/** Records one provider attempt (one usage_events row per run, model and Temporal attempt). */
+function attemptRecorder(
+  sql: Sql,
+  req: ModelCallRequest,
+  attempt: number,
+  provider: string,
+  started: number,
+) {
+  return (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
+    insertAttemptUsage(sql, {
+      orgId: req.orgId,
+      keyId: req.keyId,
+      runId: req.runId,
+      seq: attemptSeq(req.modelIndex, attempt),
+      promptId: req.promptId,
+      promptVersion: req.promptVersion,
+      model: req.model,
+      provider,
+      status,
+      errorCode,
+      usage,
+      latencyMs: Math.round(performance.now() - started),
+    });
+}
+
 export function createModelCallActivity(deps: ModelCallDeps) {
   return async function callModel(req: ModelCallRequest): Promise<ModelCallResult> {
     const ctx = Context.current();
@@ -97,21 +122,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
     if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
     const started = performance.now();
-    const record = (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
-      insertAttemptUsage(deps.sql, {
-        orgId: req.orgId,
-        keyId: req.keyId,
-        runId: req.runId,
-        seq: attemptSeq(req.modelIndex, attempt),
-        promptId: req.promptId,
-        promptVersion: req.promptVersion,
-        model: req.model,
-        provider: provider.name,
-        status,
-        errorCode,
-        usage,
-        latencyMs: Math.round(performance.now() - started),
-      });
+    const record = attemptRecorder(deps.sql, req, attempt, provider.name, started);
     try {
       const completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
         signal: ctx.cancellationSignal,
@@ -205,21 +216,7 @@ export async function streamModelCall(
   let finishReason: string | null = null;
   let reported: CompletionUsage | undefined;
 
-  const record = (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
-    insertAttemptUsage(deps.sql, {
-      orgId: req.orgId,
-      keyId: req.keyId,
-      runId: req.runId,
-      seq: attemptSeq(req.modelIndex, attempt),
-      promptId: req.promptId,
-      promptVersion: req.promptVersion,
-      model: req.model,
-      provider: provider.name,
-      status,
-      errorCode,
-      usage,
-      latencyMs: Math.round(performance.now() - started),
-    });
+  const record = attemptRecorder(deps.sql, req, attempt, provider.name, started);
   const observeLatency = () =>
     deps.metrics.providerLatency.observe(
       { provider: provider.name, model: req.model },
