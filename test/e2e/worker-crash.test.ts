@@ -15,6 +15,10 @@ import { E2E_ENV } from './global-setup.ts';
 import { call, unique } from './helpers.ts';
 
 const adminToken = 'crash-admin-token-0123456789';
+// The provider calls that a worker dies in must not time out before the kill: starting a second
+// worker takes several seconds on a loaded machine, more than the shared 5 s PROVIDER_TIMEOUT_MS
+// (the call then fails first, and the run rightly records a failed attempt and a retried one).
+const CRASH_ENV = { ...E2E_ENV, PROVIDER_TIMEOUT_MS: '60000' };
 let stack: Stack;
 let mock: MockProvider;
 let sql: postgres.Sql;
@@ -36,7 +40,7 @@ beforeAll(async () => {
       headless: true,
       providerBaseUrl: mock.url,
       adminToken,
-      env: { ...E2E_ENV, SYNC_RUN_TIMEOUT_MS: '50000' },
+      env: { ...CRASH_ENV, SYNC_RUN_TIMEOUT_MS: '50000' },
       log: (l) => logs.push(l),
     });
   } catch (err) {
@@ -91,8 +95,8 @@ describe('worker crash mid-run', () => {
   it('completes a sync run exactly once after the worker is killed during the provider call', async () => {
     const marker = unique('crash');
     const name = await createPrompt(`${marker} please answer slowly`);
-    // the first call takes 3 s (the worker dies during it); the re-run after recovery is immediate
-    mock.addRule({ match: { contains: marker }, times: 1, action: { type: 'delay', ms: 3_000 } });
+    // the first call takes 10 s (the worker dies during it); the re-run after recovery is immediate
+    mock.addRule({ match: { contains: marker }, times: 1, action: { type: 'delay', ms: 10_000 } });
 
     const started = Date.now();
     const pending = call<{
@@ -139,7 +143,7 @@ describe('worker crash mid-run', () => {
   it('moves a run to a worker that is already running within about one workflow-task timeout', async () => {
     const marker = unique('handover');
     const name = await createPrompt(`${marker} take your time`);
-    mock.addRule({ match: { contains: marker }, times: 1, action: { type: 'delay', ms: 10_000 } });
+    mock.addRule({ match: { contains: marker }, times: 1, action: { type: 'delay', ms: 30_000 } });
 
     const pending = call<{ success: boolean; runId: string; output: string }>('POST', '/api/v1/run', {
       baseUrl: stack.apiUrl,
@@ -153,7 +157,7 @@ describe('worker crash mid-run', () => {
       entry: 'workers/src/main.ts',
       env: {
         ...process.env,
-        ...E2E_ENV,
+        ...CRASH_ENV,
         DATABASE_URL: stack.databaseUrl,
         TEMPORAL_ADDRESS: stack.temporalAddress,
         OPENAI_BASE_URL: mock.url,
