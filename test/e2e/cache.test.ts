@@ -1,17 +1,9 @@
 // Identical-request cache for versions with cacheTtlSeconds: X-Cache: HIT|MISS, hits cost nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';
-import { type RunBody, testSql } from './runs-support.ts';
+import { type RunBody, type SyncOk, testSql } from './runs-support.ts';
 
 const sql = testSql();
-
-interface SyncOk {
-  success: true;
-  output: string;
-  model: string;
-  runId: string;
-  usage: { promptTokens: number; completionTokens: number; totalTokens: number; cost: number };
-}
 
 describe('identical-request cache', () => {
   let org: TestOrg;

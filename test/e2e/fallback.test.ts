@@ -1,17 +1,9 @@
 // Provider retries and fallbacks (e2e stack: PROVIDER_MAX_ATTEMPTS=3, PROVIDER_RETRY_INITIAL_MS=50).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';
-import { testSql } from './runs-support.ts';
+import { type SyncOk, testSql } from './runs-support.ts';
 
 const sql = testSql();
-
-interface SyncOk {
-  success: true;
-  output: string;
-  model: string;
-  runId: string;
-  usage: { promptTokens: number; completionTokens: number; totalTokens: number; cost: number };
-}
 
 describe('retries, backoff and fallback models', () => {
   let org: TestOrg;

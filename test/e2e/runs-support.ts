@@ -11,6 +11,15 @@ export function testSql() {
   return sql;
 }
 
+/** The 200 body of a sync run (`POST /api/v1/run`). */
+export interface SyncOk {
+  success: true;
+  output: string;
+  model: string;
+  runId: string;
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number; cost: number };
+}
+
 export interface RunBody {
   id: string;
   status: string;
