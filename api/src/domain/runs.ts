@@ -38,7 +38,7 @@ import type { Page } from '../http/pagination.ts';
 import type { TemporalHandle } from '../temporal.ts';
 import { renderVersion } from './compiled-versions.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
-import { resolveVersion, type VersionSelector } from './prompts.ts';
+import { noProductionVersion, resolveVersion, type VersionSelector, versionNotFound } from './prompts.ts';
 import { lookupRunCache, runCacheKey } from './run-cache.ts';
 import type { RunDispatcher, StartResult } from './run-dispatch.ts';
 
@@ -84,11 +84,6 @@ const CANCEL_WAIT_MS = 5_000;
 /** How long a cancel request waits for a run's workflow start in flight (dispatcher claimed, not yet started). */
 const CANCEL_START_WAIT_MS = 2_000;
 
-/** Seed 000's message for a prompt that cannot be run by name. */
-export function promptNotRunnable(name: string): AppError {
-  return new AppError('PROMPT_NOT_FOUND', `Prompt '${name}' not found or has no PRODUCTION version`);
-}
-
 /** `allowed_models` entries are exact names or `prefix*`; NULL allows every model. */
 export function isModelAllowed(allowed: readonly string[] | null, model: string): boolean {
   if (allowed === null) return true;
@@ -119,23 +114,12 @@ export async function prepareRun(
   mode: RunMode,
 ): Promise<PreparedRun> {
   const prompt = await findPrompt(deps.sql, auth.orgId, req.prompt);
-  if (!prompt) throw promptNotRunnable(req.prompt);
+  if (!prompt) throw noProductionVersion(req.prompt);
   if (auth.promptIds && !auth.promptIds.includes(prompt.id)) {
     throw new AppError('FORBIDDEN', 'This API key is not allowed to run this prompt');
   }
   const version = await resolveVersion(deps.sql, prompt, req);
-  if (!version) {
-    if (req.version !== undefined) {
-      throw new AppError('VERSION_NOT_FOUND', `Prompt '${req.prompt}' has no version ${req.version}`);
-    }
-    if (req.label !== undefined && req.label !== 'production') {
-      throw new AppError(
-        'VERSION_NOT_FOUND',
-        `Prompt '${req.prompt}' has no version labelled '${req.label}'`,
-      );
-    }
-    throw promptNotRunnable(req.prompt);
-  }
+  if (!version) throw versionNotFound(req.prompt, req);
   const allowed = auth.key.orgAllowedModels;
   if (!isModelAllowed(allowed, version.model)) {
     throw new AppError('MODEL_NOT_ALLOWED', `Model '${version.model}' is not allowed for this organization`);
