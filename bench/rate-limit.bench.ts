@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
-import { checkRateLimit } from '../api/src/domain/rate-limit.ts';
+import { checkRateLimit } from '../api/src/limits/rate-limit.ts';
 import type { LimitSubject } from '../api/src/limits/windows.ts';
 import { freePort, startEphemeralStack } from '../infra/src/stack/index.ts';
 import { startService } from '../infra/src/stack/processes.ts';

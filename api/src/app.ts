@@ -1,34 +1,35 @@
 import type { Sql } from '@promptmill/infra/db';
 import type { Logger } from '@promptmill/infra/logger';
-import express, { type Express, type Request } from 'express';
+import express, { type Express, type Request, Router } from 'express';
 import helmet from 'helmet';
+import { adminRoutes, requireAdminToken } from './accounts/admin.routes.ts';
+import { keyRoutes } from './accounts/keys.routes.ts';
+import { meRoutes } from './accounts/me.routes.ts';
+import { memberRoutes } from './accounts/members.routes.ts';
 import { createTokenSigner } from './auth/access-token.ts';
-import { authenticate, type Clock } from './auth/authenticate.ts';
+import { authenticate } from './auth/authenticate.ts';
+import { oauthErrorHandler, oauthRoutes } from './auth/oauth.routes.ts';
 import { cors } from './auth/origin.ts';
-import { startCounterCleanup } from './domain/rate-limit.ts';
-import { createDispatchStore, createRunDispatcher, DISPATCH_TUNING } from './domain/run-dispatch.ts';
-import { startRunWorkflowOnce } from './domain/runs.ts';
 import type { ApiEnv } from './env.ts';
+import { type Clock, createAdjustableClock, systemClock } from './http/clock.ts';
 import { requireJsonBody } from './http/content-type.ts';
+import { mountRoutes, type RouteDef } from './http/define-route.ts';
+import { docsAssets, docsRoutes } from './http/docs.routes.ts';
 import { errorHandler, notFoundHandler, useSeedErrorShape } from './http/error-handler.ts';
+import { healthRoutes } from './http/health.routes.ts';
 import { type ApiMetrics, httpMetrics } from './http/metrics.ts';
+import { openApiDocument } from './http/openapi.ts';
 import { requestId } from './http/request-id.ts';
-import { createAdjustableClock, systemClock } from './limits/clock.ts';
 import { createGlobalBreaker } from './limits/global-breaker.ts';
 import { rateLimit } from './limits/rate-limit.middleware.ts';
+import { startCounterCleanup } from './limits/rate-limit.ts';
 import { createUsageRecorder } from './limits/usage-recorder.ts';
-import { adminRoutes } from './routes/admin.routes.ts';
-import { agentRoutes } from './routes/agents.routes.ts';
-import { docsRoutes } from './routes/docs.routes.ts';
-import { healthRoutes } from './routes/health.routes.ts';
-import { keyRoutes } from './routes/keys.routes.ts';
-import { meRoutes } from './routes/me.routes.ts';
-import { memberRoutes } from './routes/members.routes.ts';
-import { oauthErrorHandler, oauthRoutes } from './routes/oauth.routes.ts';
-import { promptRoutes } from './routes/prompts.routes.ts';
-import { syncRunRoutes } from './routes/run.routes.ts';
-import { runsRoutes } from './routes/runs.routes.ts';
-import { templateRoutes } from './routes/templates.routes.ts';
+import { promptRoutes } from './prompts/prompts.routes.ts';
+import { templateRoutes } from './prompts/templates.routes.ts';
+import { createDispatchStore, createRunDispatcher, DISPATCH_TUNING } from './runs/dispatch/index.ts';
+import { startRunWorkflowOnce } from './runs/run-workflow.ts';
+import { runsRoutes } from './runs/runs.routes.ts';
+import { syncRunRoutes } from './runs/sync.routes.ts';
 import type { TemporalHandle } from './temporal.ts';
 
 export interface AppDeps {
@@ -40,22 +41,41 @@ export interface AppDeps {
   now?: Clock;
 }
 
+export interface App {
+  app: Express;
+  /** every route the app serves, as declared (the OpenAPI document is generated from these) */
+  routes: readonly RouteDef[];
+  /** Stops the app's background work and flushes batched key usage; call once at shutdown. */
+  close(): Promise<void>;
+}
+
 /** Base paths: every public route is served under both (seed clients use /api/v1). */
 export const API_BASES = ['/v1', '/api/v1'] as const;
 
 // Free-plan orgs may read themselves and manage keys (create, list, read, revoke, rotate), nothing else
 const FREE_PLAN_ROUTES = /^\/(api\/)?v1\/(me|keys(\/key_[A-Za-z0-9_-]+(\/rotate)?)?)\/?$/;
 
-const closers = new WeakMap<Express, () => Promise<void>>();
-
-/** Stops the app's background work and flushes batched key usage; call once at shutdown. */
-export async function closeApp(app: Express): Promise<void> {
-  await closers.get(app)?.();
-  closers.delete(app);
+function requestLog(logger: Logger): express.RequestHandler {
+  return (req, res, next) => {
+    const start = performance.now();
+    res.once('finish', () => {
+      logger.info(
+        {
+          requestId: res.locals.requestId,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - start),
+        },
+        'request',
+      );
+    });
+    next();
+  };
 }
 
-export function createApp(deps: AppDeps): Express {
-  const { env } = deps;
+export function createApp(deps: AppDeps): App {
+  const { env, sql, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', env.TRUST_PROXY);
@@ -64,66 +84,69 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(httpMetrics(deps.metrics));
   app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: false }));
-  if (env.LOG_REQUESTS) {
-    app.use((req, res, next) => {
-      const start = performance.now();
-      res.once('finish', () => {
-        deps.logger.info(
-          {
-            requestId: res.locals.requestId,
-            method: req.method,
-            path: req.path,
-            status: res.statusCode,
-            ms: Math.round(performance.now() - start),
-          },
-          'request',
-        );
-      });
-      next();
-    });
-  }
+  if (env.LOG_REQUESTS) app.use(requestLog(logger));
 
   // One clock for auth expiry, rate-limit windows and tokens; movable only under TEST_CLOCK (NODE_ENV=test).
   const testClock = env.TEST_CLOCK && !deps.now ? createAdjustableClock() : undefined;
   const clock: Clock = deps.now ?? testClock?.now ?? systemClock;
   const signer = createTokenSigner(env.TOKEN_SIGNING_SECRET);
   if (signer.ephemeral) {
-    deps.logger.warn(
+    logger.warn(
       'TOKEN_SIGNING_SECRET is unset: OAuth2 access tokens work only on the process that issued them',
     );
   }
-  const usage = createUsageRecorder(deps.sql, {
-    intervalMs: env.USAGE_FLUSH_INTERVAL_MS,
-    logger: deps.logger,
-  });
-  const stopCleanup = startCounterCleanup(deps.sql, {
-    intervalMs: env.RATE_LIMIT_CLEANUP_INTERVAL_MS,
-    logger: deps.logger,
-  });
+  const usage = createUsageRecorder(sql, { intervalMs: env.USAGE_FLUSH_INTERVAL_MS, logger });
+  const stopCleanup = startCounterCleanup(sql, { intervalMs: env.RATE_LIMIT_CLEANUP_INTERVAL_MS, logger });
   const dispatcher = createRunDispatcher({
     ...DISPATCH_TUNING,
-    store: createDispatchStore(deps.sql, {
-      ...DISPATCH_TUNING,
-      giveUpSeconds: env.RUN_DISPATCH_GIVE_UP_SECONDS,
-    }),
+    store: createDispatchStore(sql, { ...DISPATCH_TUNING, giveUpSeconds: env.RUN_DISPATCH_GIVE_UP_SECONDS }),
     start: (input) => startRunWorkflowOnce(deps.temporal, input),
-    logger: deps.logger,
+    logger,
     count: (result, n) => deps.metrics.runDispatch.inc({ result }, n),
     concurrency: env.RUN_DISPATCH_CONCURRENCY,
     sweepIntervalMs: env.RUN_DISPATCH_SWEEP_INTERVAL_MS,
     holdMs: env.RUN_DISPATCH_TEST_HOLD_MS,
   });
-  closers.set(app, async () => {
-    stopCleanup();
-    // before the Temporal connection closes: async runs accepted so far get their workflows started
-    await dispatcher.stop(DISPATCH_TUNING.drainMs);
-    await usage.stop();
+
+  const runDeps = {
+    sql,
+    temporal: deps.temporal,
+    retry: { maxAttempts: env.PROVIDER_MAX_ATTEMPTS, initialIntervalMs: env.PROVIDER_RETRY_INITIAL_MS },
+    syncTimeoutMs: env.SYNC_RUN_TIMEOUT_MS,
+    dispatcher,
+  };
+  const accountDeps = { sql, clock };
+
+  // The route table: each room declares its routes once; Express and /openapi.json both follow it.
+  const publicRoutes = healthRoutes({ sql, temporal: deps.temporal, registry: deps.metrics.registry });
+  const admin = adminRoutes({ ...accountDeps, testClock });
+  const oauth = oauthRoutes({
+    sql,
+    clock,
+    signer,
+    ttlSeconds: env.OAUTH_TOKEN_TTL_SECONDS,
+    maxBodyBytes: env.MAX_BODY_BYTES,
   });
+  const keyed = [
+    ...meRoutes(accountDeps),
+    ...keyRoutes(accountDeps),
+    ...memberRoutes(accountDeps),
+    ...syncRunRoutes(runDeps),
+    ...runsRoutes(runDeps),
+    ...promptRoutes({ sql }),
+    ...templateRoutes({ sql }),
+  ];
+  let document: object | undefined;
+  const docs = docsRoutes(() => {
+    document ??= openApiDocument(routes.filter((r) => !r.undocumented).map((r) => r.doc));
+    return document;
+  });
+  const routes: RouteDef[] = [...publicRoutes, ...docs, ...admin, ...oauth, ...keyed];
 
   // before everything that could refuse: preflights carry no key and are answered for any origin
   app.use(['/v1', '/api/v1', '/oauth'], cors());
-  app.use(healthRoutes({ sql: deps.sql, temporal: deps.temporal, registry: deps.metrics.registry }));
-  app.use(docsRoutes());
+  app.use(mountRoutes(Router(), [...publicRoutes, ...docs]));
+  app.use(docsAssets());
 
   // the seed-compatible sync run routes keep the seed's error shape from the first check on (body parsing too)
   app.use(
@@ -133,39 +156,21 @@ export function createApp(deps: AppDeps): Express {
   app.use(requireJsonBody((path) => path === '/oauth/token'));
   app.use(express.json({ limit: env.MAX_BODY_BYTES, strict: false }));
 
-  app.use(
-    '/admin/v1',
-    adminRoutes({ sql: deps.sql, adminToken: env.ADMIN_TOKEN, clock, ...(testClock ? { testClock } : {}) }),
-  );
-  app.use(
-    '/oauth',
-    oauthRoutes({
-      sql: deps.sql,
-      clock,
-      signer,
-      ttlSeconds: env.OAUTH_TOKEN_TTL_SECONDS,
-      maxBodyBytes: env.MAX_BODY_BYTES,
-    }),
-    oauthErrorHandler(deps.logger),
-  );
+  app.use('/admin/v1', requireAdminToken(env.ADMIN_TOKEN));
+  app.use(mountRoutes(Router(), admin));
+  app.use(mountRoutes(Router(), oauth));
+  app.use('/oauth', oauthErrorHandler(logger));
 
-  const runDeps = {
-    sql: deps.sql,
-    temporal: deps.temporal,
-    retry: { maxAttempts: env.PROVIDER_MAX_ATTEMPTS, initialIntervalMs: env.PROVIDER_RETRY_INITIAL_MS },
-    syncTimeoutMs: env.SYNC_RUN_TIMEOUT_MS,
-    dispatcher,
-  };
   // authenticate (401s → billing/plan gates → origin) → rate limit (X-RateLimit-* from here on, errors
-  // included) → each route's requireScope (403 FORBIDDEN) → the route.
+  // included) → each route's scope check (403 FORBIDDEN) → the route.
   const auth = authenticate({
-    sql: deps.sql,
+    sql,
     now: clock,
     signer,
     isFreePlanRoute: (req: Request) => FREE_PLAN_ROUTES.test(req.originalUrl.split('?')[0] ?? ''),
   });
   const limiter = rateLimit({
-    sql: deps.sql,
+    sql,
     clock,
     enabled: env.RATE_LIMITS_ENABLED,
     failMode: env.RATE_LIMIT_FAIL_MODE,
@@ -173,23 +178,22 @@ export function createApp(deps: AppDeps): Express {
     breaker: createGlobalBreaker(env.GLOBAL_RATE_LIMIT_PER_MINUTE),
     usage,
     metrics: deps.metrics,
-    logger: deps.logger,
+    logger,
   });
-  const accountDeps = { sql: deps.sql, clock };
-  for (const base of API_BASES) {
-    app.use(base, auth);
-    app.use(base, limiter);
-    app.use(base, meRoutes(accountDeps));
-    app.use(base, keyRoutes(accountDeps));
-    app.use(base, memberRoutes(accountDeps));
-    app.use(base, syncRunRoutes(runDeps));
-    app.use(base, agentRoutes(runDeps));
-    app.use(base, runsRoutes(runDeps));
-    app.use(base, promptRoutes({ sql: deps.sql }));
-    app.use(base, templateRoutes({ sql: deps.sql }));
-  }
+  app.use([...API_BASES], auth, limiter);
+  app.use(mountRoutes(Router(), keyed));
 
   app.use(notFoundHandler);
-  app.use(errorHandler(deps.logger, env.MAX_BODY_BYTES));
-  return app;
+  app.use(errorHandler(logger, env.MAX_BODY_BYTES));
+
+  return {
+    app,
+    routes,
+    async close() {
+      stopCleanup();
+      // before the Temporal connection closes: async runs accepted so far get their workflows started
+      await dispatcher.stop(DISPATCH_TUNING.drainMs);
+      await usage.stop();
+    },
+  };
 }

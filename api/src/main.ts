@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createSql, runMigrations } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
-import { closeApp, createApp } from './app.ts';
+import { createApp } from './app.ts';
 import { loadApiEnv } from './env.ts';
 import { createApiMetrics } from './http/metrics.ts';
 import { connectTemporal } from './temporal.ts';
@@ -11,7 +11,7 @@ const logger = createLogger('api', env.LOG_LEVEL);
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-api' });
 await runMigrations(sql);
 const temporal = await connectTemporal(env);
-const app = createApp({ env, sql, temporal, logger, metrics: createApiMetrics() });
+const { app, close } = createApp({ env, sql, temporal, logger, metrics: createApiMetrics() });
 
 const server: Server = await new Promise((resolve) => {
   const s = app.listen(env.PORT, env.HOST, () => resolve(s));
@@ -34,7 +34,7 @@ async function shutdown(signal: string): Promise<void> {
   const timer = setTimeout(() => server.closeAllConnections(), 25_000);
   await closed;
   clearTimeout(timer);
-  await closeApp(app); // flushes batched key usage
+  await close(); // drains async-run dispatch, flushes batched key usage
   await temporal.connection.close();
   await sql.end({ timeout: 5 });
   logger.info('api stopped');

@@ -9,8 +9,8 @@ import {
   createRunDispatcher,
   type DispatchOutcome,
   type RunDispatcher,
-} from '../../api/src/domain/run-dispatch.ts';
-import { startRunWorkflowOnce } from '../../api/src/domain/runs.ts';
+} from '../../api/src/runs/dispatch/index.ts';
+import { startRunWorkflowOnce } from '../../api/src/runs/run-workflow.ts';
 import type { TemporalHandle } from '../../api/src/temporal.ts';
 import { insertRun } from '../../infra/src/db/index.ts';
 import { newId } from '../../infra/src/ids.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, inject, it } from 'vitest';
-import { checkRateLimit, RateLimitStoreError } from '../../api/src/domain/rate-limit.ts';
+import { checkRateLimit, RateLimitStoreError } from '../../api/src/limits/rate-limit.ts';
 import type { LimitSubject } from '../../api/src/limits/windows.ts';
 import { call, createOrg } from './helpers.ts';
 import { createKey, eventually, type KeyBody, testSql } from './limits-support.ts';

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/worker';
 import type { ModelCallRequest, RunActivities, RunCompletionRequest } from '../src/contracts/activities.ts';
 import type { ModelCallResult, RunOutcome } from '../src/contracts/run.ts';
+import { RUN_PROMPT_WORKFLOW, type WorkflowOf } from '../src/contracts/workflow-refs.ts';
 import type { RunPromptWorkflowInput } from '../src/workflows/run-prompt.workflow.ts';
 
 export const TEST_SERVER = fileURLToPath(new URL('../../.venv/bin/temporal-test-server', import.meta.url));
@@ -125,16 +126,19 @@ export async function runWorkflow(
     activities,
   });
   return worker.runUntil(async () => {
-    const handle = await t.env.client.workflow.start('runPromptWorkflow', {
-      workflowId: input.runId,
-      taskQueue,
-      // as the api starts runs: a cancellation reaches a running local activity at the next
-      // workflow-task heartbeat, 80 % of this
-      workflowTaskTimeout: '3 seconds',
-      args: [input],
-    });
+    const handle = await t.env.client.workflow.start<WorkflowOf<typeof RUN_PROMPT_WORKFLOW>>(
+      RUN_PROMPT_WORKFLOW.type,
+      {
+        workflowId: input.runId,
+        taskQueue,
+        // as the api starts runs: a cancellation reaches a running local activity at the next
+        // workflow-task heartbeat, 80 % of this
+        workflowTaskTimeout: '3 seconds',
+        args: [input],
+      },
+    );
     await during?.(handle.workflowId);
-    return (await handle.result()) as RunOutcome;
+    return handle.result();
   });
 }
 

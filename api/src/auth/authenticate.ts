@@ -2,10 +2,10 @@ import { timingSafeEqual } from 'node:crypto';
 import { findKeyAuthById, findKeyByHash, type KeyAuthRow, type Sql } from '@promptmill/infra/db';
 import type { Request, RequestHandler, Response } from 'express';
 import { AppError } from '../http/app-error.ts';
-import type { Clock } from '../limits/clock.ts';
+import type { Clock } from '../http/clock.ts';
 import { isAccessToken, type TokenSigner } from './access-token.ts';
 import { hashApiKey, isWellFormedApiKey } from './api-key.ts';
-import type { AuthContext } from './auth-context.ts';
+import { type AuthContext, toAuthContext } from './auth-context.ts';
 import { isOriginAllowed } from './origin.ts';
 
 export type { Clock };
@@ -40,8 +40,8 @@ export function checkKeyUsable(key: KeyAuthRow | undefined, now: Date): asserts 
 }
 
 /** Billing and plan gates: run before any prompt or run is read. */
-export function checkOrgGates(key: KeyAuthRow, isFreePlanRoute: boolean): void {
-  switch (key.orgBillingStatus) {
+export function checkOrgGates(org: AuthContext['org'], isFreePlanRoute: boolean): void {
+  switch (org.billing) {
     case 'past_due':
       throw new AppError('PAST_DUE', 'Subscription is past due');
     case 'disputed':
@@ -51,7 +51,7 @@ export function checkOrgGates(key: KeyAuthRow, isFreePlanRoute: boolean): void {
     case 'active':
       break;
   }
-  if (key.orgPlan === 'free' && !isFreePlanRoute) {
+  if (org.plan === 'free' && !isFreePlanRoute) {
     throw new AppError('API_NOT_ALLOWED', 'The API requires a Pro, Team or Enterprise plan');
   }
 }
@@ -111,7 +111,7 @@ export function authenticate(opts: AuthenticateOptions): RequestHandler {
     if (credential === undefined) throw unauthorized('Missing or malformed Authorization header');
     const at = now();
     let key: KeyAuthRow | undefined;
-    let via: AuthContext['via'] = 'api_key';
+    let via: AuthContext['key']['via'] = 'api_key';
     if (opts.signer && isAccessToken(credential)) {
       key = await findKeyForAccessToken(opts.sql, opts.signer, credential, at);
       via = 'oauth';
@@ -120,17 +120,9 @@ export function authenticate(opts: AuthenticateOptions): RequestHandler {
       key = await findKeyByHash(opts.sql, hashApiKey(credential));
     }
     checkKeyUsable(key, at);
-    checkOrgGates(key, isFreePlanRoute(req));
-    checkOrigin(req, res, key.allowedOrigins);
-    const auth: AuthContext = {
-      keyId: key.id,
-      orgId: key.orgId,
-      ownerMemberId: key.ownerMemberId,
-      scopes: key.scopes,
-      promptIds: key.promptIds,
-      key,
-      via,
-    };
+    const auth = toAuthContext(key, via);
+    checkOrgGates(auth.org, isFreePlanRoute(req));
+    checkOrigin(req, res, auth.key.allowedOrigins);
     res.locals.auth = auth;
     next();
   };

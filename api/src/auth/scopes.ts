@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { AppError } from '../http/app-error.ts';
 import { getAuth } from './auth-context.ts';
 
@@ -22,17 +22,29 @@ export function hasScope(scopes: readonly string[], scope: Scope): boolean {
 /** 403 FORBIDDEN unless the calling key has the scope (or `admin`). */
 export function requireScope(scope: Scope): RequestHandler {
   return (_req, res, next) => {
-    if (!hasScope(getAuth(res).scopes, scope)) {
+    if (!hasScope(getAuth(res).key.scopes, scope)) {
       throw new AppError('FORBIDDEN', `This API key lacks the '${scope}' scope`);
     }
     next();
   };
 }
 
-/** 403 FORBIDDEN when the key is restricted to other prompts. */
-export function assertPromptAllowed(res: Response, promptId: string): void {
-  const { promptIds } = getAuth(res);
-  if (promptIds && !promptIds.includes(promptId)) {
-    throw new AppError('FORBIDDEN', 'This API key is not allowed to use this prompt');
+/** A key restricted to a list of prompts; AuthContext is one. */
+export interface PromptRestricted {
+  key: { promptIds: readonly string[] | null };
+}
+
+export function isPromptAllowed(caller: PromptRestricted, promptId: string): boolean {
+  return caller.key.promptIds === null || caller.key.promptIds.includes(promptId);
+}
+
+/** 403 FORBIDDEN when the key is restricted to other prompts (`verb`: what it tried to do with it). */
+export function assertPromptAllowed(
+  caller: PromptRestricted,
+  promptId: string,
+  verb: 'use' | 'run' = 'use',
+): void {
+  if (!isPromptAllowed(caller, promptId)) {
+    throw new AppError('FORBIDDEN', `This API key is not allowed to ${verb} this prompt`);
   }
 }

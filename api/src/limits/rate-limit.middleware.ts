@@ -2,11 +2,11 @@ import type { Sql } from '@promptmill/infra/db';
 import type { Logger } from '@promptmill/infra/logger';
 import type { RequestHandler, Response } from 'express';
 import { getAuth } from '../auth/auth-context.ts';
-import { checkRateLimit, type RateDecision } from '../domain/rate-limit.ts';
 import { AppError, type ErrorDetail } from '../http/app-error.ts';
+import type { Clock } from '../http/clock.ts';
 import type { ApiMetrics } from '../http/metrics.ts';
-import type { Clock } from './clock.ts';
 import type { GlobalBreaker } from './global-breaker.ts';
+import { checkRateLimit, type RateDecision } from './rate-limit.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
 import { type LimitWindow, rateLimitsBody, secondsUntil, type WindowState, windowsFor } from './windows.ts';
 
@@ -60,21 +60,21 @@ export function rateLimit(opts: RateLimitOptions): RequestHandler {
     const auth = getAuth(res);
     const now = opts.clock();
     if (!opts.enabled) {
-      opts.usage.recordUse(auth.keyId, now);
+      opts.usage.recordUse(auth.key.id, now);
       return next();
     }
     const subject = {
-      keyId: auth.keyId,
+      keyId: auth.key.id,
       keyLimits: auth.key.rateLimits,
-      orgId: auth.orgId,
-      plan: auth.key.orgPlan,
-      overrides: auth.key.orgLimitOverrides,
+      orgId: auth.org.id,
+      plan: auth.org.plan,
+      overrides: auth.org.limits,
     };
 
     const global = opts.breaker.take();
     if (!global.ok) {
       count('limited');
-      opts.usage.recordLimited(auth.keyId, now);
+      opts.usage.recordLimited(auth.key.id, now);
       const retryAfter = Math.max(1, Math.ceil(global.retryInMs / 1000));
       res.setHeader('X-RateLimit-Limit', String(opts.breaker.perMinute));
       res.setHeader('X-RateLimit-Remaining', '0');
@@ -93,7 +93,7 @@ export function rateLimit(opts: RateLimitOptions): RequestHandler {
       opts.logger.warn({ err, failMode: opts.failMode }, 'rate-limit store unavailable');
       if (opts.failMode === 'open') {
         count('error_open');
-        opts.usage.recordUse(auth.keyId, now);
+        opts.usage.recordUse(auth.key.id, now);
         return next();
       }
       count('error_closed');
@@ -105,7 +105,7 @@ export function rateLimit(opts: RateLimitOptions): RequestHandler {
     if (decision.tightest) setRateLimitHeaders(res, decision.tightest);
     if (!decision.admitted) {
       count('limited');
-      opts.usage.recordLimited(auth.keyId, now);
+      opts.usage.recordLimited(auth.key.id, now);
       const retryAt =
         decision.exceeded.length > 0
           ? Math.max(...decision.exceeded.map((w) => (w.retryAt ?? w.resetAt).getTime()))
@@ -113,7 +113,7 @@ export function rateLimit(opts: RateLimitOptions): RequestHandler {
       throw rateLimited(secondsUntil(new Date(retryAt), now), exceededDetails(decision), decision.windows);
     }
     count('allowed');
-    opts.usage.recordUse(auth.keyId, now);
+    opts.usage.recordUse(auth.key.id, now);
     next();
   };
 }

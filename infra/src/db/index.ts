@@ -6,4 +6,6 @@ export * from './queries/members.queries.ts';
 export * from './queries/orgs.queries.ts';
 export * from './queries/prompts.queries.ts';
 export * from './queries/rate-limit.queries.ts';
+export * from './queries/run-dispatch.queries.ts';
+export * from './queries/run-usage.queries.ts';
 export * from './queries/runs.queries.ts';

@@ -84,7 +84,6 @@ describe('request building and attempt numbering', () => {
     orgId: 'org_1',
     keyId: null,
     promptId: 'pmt_1',
-    promptName: 'p',
     promptVersion: 1,
     model: 'gpt-4o',
     modelIndex: 0,

@@ -1,4 +1,5 @@
 import { insertAttemptUsage, markRunRunning, type Sql } from '@promptmill/infra/db';
+import { createStreamPublisher, streamCancellationsFor } from '@promptmill/infra/run-stream';
 import type { ChatMessage, ModelCallRequest, ModelCallResult, TokenUsage } from '@promptmill/workflows';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import OpenAI from 'openai';
@@ -7,7 +8,6 @@ import type { CompletionUsage } from 'openai/resources/completions';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
-import { createStreamPublisher, streamCancellationsFor } from './stream-publisher.ts';
 
 export interface ModelCallDeps {
   sql: Sql;
@@ -99,12 +99,12 @@ function attemptRecorder(
 ) {
   return (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
     insertAttemptUsage(sql, {
+      runId: req.runId,
       orgId: req.orgId,
       keyId: req.keyId,
-      runId: req.runId,
-      seq: attemptSeq(req.modelIndex, attempt),
       promptId: req.promptId,
       promptVersion: req.promptVersion,
+      seq: attemptSeq(req.modelIndex, attempt),
       model: req.model,
       provider,
       status,
@@ -183,7 +183,7 @@ const CANCEL_CONFIRM_TIMEOUT_MS = 30_000;
 
 /**
  * The streaming provider call (`mode: 'stream'`): each content delta is published to the api as it
- * arrives (stream-publisher.ts). Before the first delta a failure is an ordinary provider failure
+ * arrives (@promptmill/infra/run-stream). Before the first delta a failure is an ordinary provider failure
  * (retried, then the fallback models); after it nothing may be retried — the client has already
  * seen part of an answer — so the failure is non-retryable STREAM_BROKEN. Broken and canceled
  * streams record the tokens streamed so far (the provider's usage chunk never came): completion

@@ -1,13 +1,7 @@
 import type { ErrorCode } from './errors.ts';
-import type { ChatMessage, ModelCallResult, ModelParams, RunMode, TokenUsage } from './run.ts';
+import type { ChatMessage, ModelCallResult, ModelParams, RunIdentity, RunMode, TokenUsage } from './run.ts';
 
-export interface ModelCallRequest {
-  runId: string;
-  orgId: string;
-  keyId: string | null;
-  promptId: string;
-  promptName: string;
-  promptVersion: number;
+export interface ModelCallRequest extends RunIdentity {
   model: string;
   /** Position of this model in [model, ...fallbackModels]; numbers the attempts recorded in usage. */
   modelIndex: number;
@@ -16,13 +10,9 @@ export interface ModelCallRequest {
   mode: RunMode;
 }
 
-export interface RunCompletionRequest {
-  runId: string;
-  orgId: string;
-  keyId: string | null;
-  promptId: string;
+export interface RunCompletionRequest extends RunIdentity {
+  /** the metrics label of the run's prompt */
   promptName: string;
-  promptVersion: number;
   status: 'succeeded' | 'failed' | 'canceled';
   output: string | null;
   model: string;

@@ -53,3 +53,21 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export function statusForCode(code: ErrorCode): number {
   return ERROR_TABLE[code].status;
 }
+
+/** Whether retrying (or another model) can fix a failure of this code: the table decides, nothing else. */
+export function isRetryableCode(code: ErrorCode): boolean {
+  return ERROR_TABLE[code].retryable;
+}
+
+/** Every code that retrying cannot fix: the `nonRetryableErrorTypes` of activity retry policies. */
+export const NON_RETRYABLE_CODES: readonly ErrorCode[] = (Object.keys(ERROR_TABLE) as ErrorCode[]).filter(
+  (code) => !ERROR_TABLE[code].retryable,
+);
+
+/**
+ * The code a client sees for a run's failure: a provider's rejection and a broken stream are
+ * PROVIDER_ERROR to clients (the message tells which); the finer code stays in the run's attempts.
+ */
+export function publicErrorCode(code: ErrorCode): ErrorCode {
+  return code === 'PROVIDER_REJECTED' || code === 'STREAM_BROKEN' ? 'PROVIDER_ERROR' : code;
+}

@@ -24,14 +24,22 @@ export type ModelParams = z.infer<typeof modelParamsSchema>;
 
 export type RunMode = 'sync' | 'stream' | 'async';
 
-/** What the api hands to the run workflow: the prompt is already resolved and rendered. */
-export interface RunPromptInput {
+/**
+ * Who and what a run is. Every activity request of a run and every run query carries it, so the
+ * usage rows, the run row and the metrics all name the same run, organization, key and version.
+ */
+export interface RunIdentity {
   runId: string;
   orgId: string;
   keyId: string | null;
   promptId: string;
-  promptName: string;
   promptVersion: number;
+}
+
+/** What the api hands to the run workflow: the prompt is already resolved and rendered. */
+export interface RunPromptInput extends RunIdentity {
+  /** the metrics label of the run's prompt */
+  promptName: string;
   versionId: string;
   model: string;
   fallbackModels: string[];
@@ -91,25 +99,3 @@ export const FAILURE_TYPES = {
   providerRejected: 'PROVIDER_REJECTED',
   streamBroken: 'STREAM_BROKEN',
 } as const satisfies Record<string, keyof typeof ERROR_TABLE>;
-
-/**
- * Streaming runs: the worker publishes each delta with Postgres NOTIFY on RUN_STREAM_CHANNEL and the
- * api process holding the client's connection relays it as SSE; when the client goes away the api
- * NOTIFYs RUN_CANCEL_CHANNEL (payload = run id) so the worker stops the provider request at once.
- */
-export const RUN_STREAM_CHANNEL = 'pm_run_stream';
-export const RUN_CANCEL_CHANNEL = 'pm_run_cancel';
-
-/** NOTIFY payloads must stay under 8000 bytes; longer deltas are split across messages. */
-export const STREAM_NOTIFY_MAX_BYTES = 7_900;
-
-/**
- * A delta, placed by its offset in the output (UTF-16 code units before it), or the end marker with
- * the output's length. Offsets, not sequence numbers: a call re-run after a worker crash may group
- * the same text into different deltas, and the api must still write every character exactly once.
- */
-export const runStreamMessageSchema = z.union([
-  z.object({ run: z.string().min(1), offset: z.number().int().min(0), delta: z.string() }),
-  z.object({ run: z.string().min(1), end: z.literal(true), length: z.number().int().min(0) }),
-]);
-export type RunStreamMessage = z.infer<typeof runStreamMessageSchema>;

@@ -7,8 +7,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunActivities } from '../contracts/activities.ts';
-import { type ErrorCode, isErrorCode } from '../contracts/errors.ts';
-import type { ModelCallResult, RunOutcome, RunPromptInput } from '../contracts/run.ts';
+import { type ErrorCode, isErrorCode, isRetryableCode, NON_RETRYABLE_CODES } from '../contracts/errors.ts';
+import type { ModelCallResult, RunIdentity, RunOutcome, RunPromptInput } from '../contracts/run.ts';
 
 export interface RunRetryPolicy {
   maxAttempts: number;
@@ -19,14 +19,11 @@ export interface RunPromptWorkflowInput extends RunPromptInput {
   retry: RunRetryPolicy;
 }
 
-/** Failure types that retrying or another model cannot fix. */
-const NON_RETRYABLE_TYPES = ['PROVIDER_REJECTED', 'STREAM_BROKEN'];
-
 function failureOf(err: unknown): { code: ErrorCode; message: string; isFinal: boolean } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const code = isErrorCode(cause.type) ? cause.type : 'PROVIDER_ERROR';
-    return { code, message: cause.message, isFinal: NON_RETRYABLE_TYPES.includes(cause.type ?? '') };
+    return { code, message: cause.message, isFinal: !isRetryableCode(code) };
   }
   const message = cause instanceof Error ? cause.message : 'Provider call failed';
   return { code: 'PROVIDER_ERROR', message, isFinal: false };
@@ -47,7 +44,7 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
       initialInterval: input.retry.initialIntervalMs,
       backoffCoefficient: 2,
       maximumInterval: '60 seconds',
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
     },
   });
   const { completeRun } = proxyLocalActivities<RunActivities>({
@@ -56,6 +53,13 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
     retry: { initialInterval: '200 ms', maximumInterval: '10 seconds' },
   });
 
+  const identity: RunIdentity = {
+    runId: input.runId,
+    orgId: input.orgId,
+    keyId: input.keyId,
+    promptId: input.promptId,
+    promptVersion: input.promptVersion,
+  };
   const models = [input.model, ...input.fallbackModels];
   let result: ModelCallResult | undefined;
   let failure: { code: ErrorCode; message: string } = {
@@ -68,12 +72,7 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
     for (const [modelIndex, model] of models.entries()) {
       try {
         result = await callModel({
-          runId: input.runId,
-          orgId: input.orgId,
-          keyId: input.keyId,
-          promptId: input.promptId,
-          promptName: input.promptName,
-          promptVersion: input.promptVersion,
+          ...identity,
           model,
           modelIndex,
           messages: input.messages,
@@ -98,12 +97,8 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
   const model = result?.model ?? input.model;
   const completion = await CancellationScope.nonCancellable(() =>
     completeRun({
-      runId: input.runId,
-      orgId: input.orgId,
-      keyId: input.keyId,
-      promptId: input.promptId,
+      ...identity,
       promptName: input.promptName,
-      promptVersion: input.promptVersion,
       status,
       output: result?.output ?? null,
       model,

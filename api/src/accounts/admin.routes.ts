@@ -1,0 +1,155 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { AppError } from '../http/app-error.ts';
+import type { AdjustableClock } from '../http/clock.ts';
+import { defineRoute, type RouteDef } from '../http/define-route.ts';
+import { one } from '../http/openapi.ts';
+import type { AccountDeps } from './deps.ts';
+import { toKeyView } from './keys.ts';
+import {
+  createOrgSchema,
+  createOrgWithFirstKey,
+  getOrg,
+  patchOrg,
+  patchOrgSchema,
+  toOrgView,
+} from './orgs.ts';
+
+function constantTimeEquals(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** Everything under /admin/v1 needs `Authorization: Bearer $ADMIN_TOKEN`; without ADMIN_TOKEN the operator API is off. */
+export function requireAdminToken(adminToken: string | undefined): RequestHandler {
+  return (req, _res, next) => {
+    const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
+    if (!adminToken || !match?.[1] || !constantTimeEquals(match[1], adminToken)) {
+      throw new AppError('UNAUTHORIZED', 'Invalid admin token');
+    }
+    next();
+  };
+}
+
+const params = z.object({ id: z.string().min(1).max(100) });
+const orgViewSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    plan: z.enum(['free', 'pro', 'team', 'enterprise']),
+    billingStatus: z.enum(['active', 'past_due', 'disputed', 'canceled']),
+    tokenBudget: z.number().int().nullable(),
+    limitOverrides: z.object({ perMinute: z.number().int().optional(), perDay: z.number().int().optional() }),
+    limits: z
+      .object({ perMinute: z.number().int(), perDay: z.number().int() })
+      .describe('The limits in force: plan limits with the overrides applied'),
+    allowedModels: z.array(z.string()).nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Organization' });
+
+const testClockSchema = z
+  .object({ now: z.iso.datetime({ offset: true }).optional(), offsetMs: z.number().int().optional() })
+  .strict()
+  .refine((v) => (v.now === undefined) !== (v.offsetMs === undefined), {
+    message: 'give exactly one of now, offsetMs',
+  });
+
+export interface AdminDeps extends AccountDeps {
+  /** only with TEST_CLOCK=true (NODE_ENV=test): PUT /admin/v1/test-clock moves this process's clock */
+  testClock?: AdjustableClock | undefined;
+}
+
+const TAG = 'Admin';
+
+/** The operator API (mounted behind requireAdminToken). */
+export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
+  const routes = [
+    defineRoute({
+      method: 'post',
+      path: '/admin/v1/orgs',
+      summary: 'Create an organization with its owner member and first key (all scopes)',
+      tag: TAG,
+      auth: 'admin',
+      body: createOrgSchema,
+      responses: {
+        201: {
+          description: '`data.key.key` is the first key’s secret, shown once',
+          schema: one(
+            z.object({
+              org: orgViewSchema,
+              owner: z.record(z.string(), z.unknown()),
+              key: z.record(z.string(), z.unknown()),
+            }),
+          ),
+        },
+      },
+      handler: async ({ res, body }) => {
+        const created = await createOrgWithFirstKey(sql, body);
+        const { key: secret, ...key } = created.key;
+        res.status(201).json({
+          data: {
+            org: toOrgView(created.org),
+            owner: created.owner,
+            key: { ...toKeyView(key, clock()), key: secret },
+          },
+        });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/admin/v1/orgs/:id',
+      summary: 'An organization',
+      tag: TAG,
+      auth: 'admin',
+      params,
+      responses: { 200: { description: 'The organization', schema: one(orgViewSchema) } },
+      handler: async ({ res, params: { id } }) => {
+        res.json({ data: toOrgView(await getOrg(sql, id)) });
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/admin/v1/orgs/:id',
+      summary:
+        'Change plan, billing status, token budget, limit overrides or allowed models (effective at once)',
+      tag: TAG,
+      auth: 'admin',
+      params,
+      body: patchOrgSchema,
+      responses: { 200: { description: 'The organization', schema: one(orgViewSchema) } },
+      handler: async ({ res, params: { id }, body }) => {
+        res.json({ data: toOrgView(await patchOrg(sql, id, body)) });
+      },
+    }),
+  ];
+  // Test only: served (and documented) only when TEST_CLOCK=true, which env.ts refuses unless
+  // NODE_ENV=test. Lets an end-to-end test put this process at 23:59:59 UTC.
+  if (testClock) {
+    routes.push(
+      defineRoute({
+        method: 'put',
+        path: '/admin/v1/test-clock',
+        summary: 'Test only (TEST_CLOCK=true): move this process’s clock',
+        tag: TAG,
+        auth: 'admin',
+        body: testClockSchema,
+        responses: {
+          200: {
+            description: 'The clock now',
+            schema: one(z.object({ now: z.string(), offsetMs: z.number() })),
+          },
+        },
+        handler: ({ res, body }) => {
+          if (body.now !== undefined) testClock.setNow(new Date(body.now));
+          else testClock.setOffset(body.offsetMs ?? 0);
+          res.json({ data: { now: testClock.now().toISOString(), offsetMs: testClock.offsetMs() } });
+        },
+      }),
+    );
+  }
+  return routes;
+}

@@ -1,0 +1,309 @@
+import { newId } from '@promptmill/infra';
+import {
+  countPromptsInOrg,
+  findKeyById,
+  findMember,
+  insertKey,
+  type KeyPatch,
+  type KeyRow,
+  listKeys,
+  revokeKey,
+  rotateKeySecret,
+  type Sql,
+  updateKey,
+} from '@promptmill/infra/db';
+import { z } from 'zod';
+import { generateApiKey } from '../auth/api-key.ts';
+import type { AuthContext } from '../auth/auth-context.ts';
+import { isBareOrigin, normalizeOrigin } from '../auth/origin.ts';
+import { hasScope, SCOPES, type Scope } from '../auth/scopes.ts';
+import { AppError } from '../http/app-error.ts';
+import type { Page } from '../http/pagination.ts';
+
+/** A key that got a 429 within this long lists as `rate_limited`. */
+export const RATE_LIMITED_STATUS_MS = 60_000;
+const DAY_MS = 86_400_000;
+const MAX_GRACE_SECONDS = 30 * 86_400;
+
+export type KeyStatus = 'active' | 'expired' | 'revoked' | 'rate_limited';
+
+export const keyRateLimitsSchema = z
+  .object({
+    perMinute: z.number().int().min(1).max(10_000_000).optional(),
+    perHour: z.number().int().min(1).max(10_000_000).optional(),
+    perDay: z.number().int().min(1).max(100_000_000).optional(),
+  })
+  .strict();
+
+const originSchema = z
+  .string()
+  .max(300)
+  .refine(isBareOrigin, { message: 'must be an origin such as https://app.example.com (no path)' })
+  .transform((v) => normalizeOrigin(v)!);
+
+/** `never`, `30d`, `90d`, or an ISO date / date-time in the future. */
+export const expiresInSchema = z
+  .union([
+    z.literal('never'),
+    z.literal('30d'),
+    z.literal('90d'),
+    z.iso.date(),
+    z.iso.datetime({ offset: true }),
+  ])
+  .describe('`never`, `30d`, `90d`, or an ISO-8601 date or date-time');
+
+const scopeListSchema = z.array(z.enum(SCOPES)).min(1).max(SCOPES.length);
+const promptIdsSchema = z.array(z.string().min(1).max(100)).min(1).max(1000).nullable();
+const allowedOriginsSchema = z.array(originSchema).max(50).nullable();
+
+export const createKeySchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    scopes: scopeListSchema.optional().describe("Default: the calling key's scopes"),
+    promptIds: promptIdsSchema
+      .optional()
+      .describe("Restrict to these prompt ids; null = all; default: the calling key's"),
+    expiresIn: expiresInSchema.default('never'),
+    rateLimits: keyRateLimitsSchema.default({}),
+    allowedOrigins: allowedOriginsSchema.default(null),
+    ownerId: z.string().min(1).max(100).optional().describe("Owner member; default: the calling key's owner"),
+  })
+  .strict();
+export type CreateKeyInput = z.infer<typeof createKeySchema>;
+
+export const patchKeySchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    scopes: scopeListSchema,
+    promptIds: promptIdsSchema,
+    expiresIn: expiresInSchema,
+    rateLimits: keyRateLimitsSchema,
+    allowedOrigins: allowedOriginsSchema,
+  })
+  .partial()
+  .strict();
+export type PatchKeyInput = z.infer<typeof patchKeySchema>;
+
+export const rotateKeySchema = z
+  .object({ gracePeriodSeconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(86_400) })
+  .strict();
+
+export const keyViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  summary: z.string().describe('pm_live_abcd...wxyz'),
+  scopes: z.array(z.string()),
+  promptIds: z.array(z.string()).nullable(),
+  rateLimits: keyRateLimitsSchema,
+  allowedOrigins: z.array(z.string()).nullable(),
+  ownerId: z.string(),
+  status: z.enum(['active', 'expired', 'revoked', 'rate_limited']),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  usageCount: z.number().int(),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  previousKeyExpiresAt: z
+    .string()
+    .nullable()
+    .describe('End of the grace period of the secret replaced by the last rotation'),
+});
+export type KeyView = z.infer<typeof keyViewSchema>;
+
+export const createdKeySchema = keyViewSchema.extend({
+  key: z.string().describe('The secret, shown only in this response'),
+});
+
+export function keyStatus(key: KeyRow, now: Date): KeyStatus {
+  if (key.revokedAt) return 'revoked';
+  if (key.expiresAt && key.expiresAt <= now) return 'expired';
+  if (key.lastLimitedAt && now.getTime() - key.lastLimitedAt.getTime() < RATE_LIMITED_STATUS_MS) {
+    return 'rate_limited';
+  }
+  return 'active';
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function toKeyView(key: KeyRow, now: Date): KeyView {
+  return {
+    id: key.id,
+    name: key.name,
+    summary: key.summary,
+    scopes: key.scopes,
+    promptIds: key.promptIds,
+    rateLimits: key.rateLimits,
+    allowedOrigins: key.allowedOrigins,
+    ownerId: key.ownerMemberId,
+    status: keyStatus(key, now),
+    createdAt: key.createdAt.toISOString(),
+    lastUsedAt: iso(key.lastUsedAt),
+    usageCount: key.usageCount,
+    expiresAt: iso(key.expiresAt),
+    revokedAt: iso(key.revokedAt),
+    previousKeyExpiresAt:
+      key.previousExpiresAt && key.previousExpiresAt > now ? key.previousExpiresAt.toISOString() : null,
+  };
+}
+
+export function resolveExpiry(expiresIn: z.infer<typeof expiresInSchema>, now: Date): Date | null {
+  if (expiresIn === 'never') return null;
+  if (expiresIn === '30d') return new Date(now.getTime() + 30 * DAY_MS);
+  if (expiresIn === '90d') return new Date(now.getTime() + 90 * DAY_MS);
+  const at = new Date(expiresIn);
+  if (at <= now) {
+    throw new AppError('VALIDATION_ERROR', 'Invalid request parameters', {
+      details: [{ field: 'expiresIn', message: 'must be in the future' }],
+    });
+  }
+  return at;
+}
+
+const forbidden = (message: string) => new AppError('FORBIDDEN', message);
+
+/** A key may only hand out (or manage keys with) rights it has itself. */
+function assertWithinRights(
+  auth: AuthContext,
+  target: { scopes: readonly string[]; promptIds: readonly string[] | null },
+): void {
+  const missing = target.scopes.filter((s) => !hasScope(auth.key.scopes, s as Scope));
+  if (missing.length > 0) {
+    throw forbidden(`This API key cannot grant or manage scopes it does not have: ${missing.join(', ')}`);
+  }
+  if (auth.key.promptIds) {
+    const callerPrompts = auth.key.promptIds;
+    if (!target.promptIds || target.promptIds.some((p) => !callerPrompts.includes(p))) {
+      throw forbidden('This API key is restricted to some prompts and cannot grant access to others');
+    }
+  }
+}
+
+async function assertPromptsExist(sql: Sql, orgId: string, promptIds: readonly string[] | null | undefined) {
+  if (!promptIds) return;
+  const unique = [...new Set(promptIds)];
+  if ((await countPromptsInOrg(sql, orgId, unique)) !== unique.length) {
+    throw new AppError('VALIDATION_ERROR', 'Invalid request parameters', {
+      details: [{ field: 'promptIds', message: 'every id must name a prompt of this organization' }],
+    });
+  }
+}
+
+async function findOwnKey(sql: Sql, auth: AuthContext, id: string): Promise<KeyRow> {
+  const key = await findKeyById(sql, auth.org.id, id);
+  if (!key) throw new AppError('KEY_NOT_FOUND', `API key '${id}' not found`);
+  return key;
+}
+
+export async function createKey(
+  sql: Sql,
+  auth: AuthContext,
+  input: CreateKeyInput,
+  now: Date,
+): Promise<KeyView & { key: string }> {
+  const scopes = input.scopes ?? auth.key.scopes;
+  const promptIds = input.promptIds !== undefined ? input.promptIds : auth.key.promptIds;
+  assertWithinRights(auth, { scopes, promptIds });
+  await assertPromptsExist(sql, auth.org.id, promptIds);
+  let ownerId = auth.member.id;
+  if (input.ownerId !== undefined && input.ownerId !== auth.member.id) {
+    if (!hasScope(auth.key.scopes, 'admin'))
+      throw forbidden('Only an admin key may create keys for another member');
+    const owner = await findMember(sql, auth.org.id, input.ownerId);
+    if (!owner) throw new AppError('MEMBER_NOT_FOUND', `Member '${input.ownerId}' not found`);
+    ownerId = owner.id;
+  }
+  const generated = generateApiKey();
+  const row = await insertKey(sql, {
+    id: newId('key'),
+    orgId: auth.org.id,
+    ownerMemberId: ownerId,
+    name: input.name,
+    hash: generated.hash,
+    summary: generated.summary,
+    scopes: [...new Set(scopes)],
+    promptIds: promptIds ? [...new Set(promptIds)] : null,
+    rateLimits: input.rateLimits,
+    allowedOrigins: input.allowedOrigins ? [...new Set(input.allowedOrigins)] : null,
+    expiresAt: resolveExpiry(input.expiresIn, now),
+  });
+  return { ...toKeyView(row, now), key: generated.plaintext };
+}
+
+export async function listOrgKeys(
+  sql: Sql,
+  auth: AuthContext,
+  page: Page,
+  now: Date,
+): Promise<{ data: KeyView[]; total: number }> {
+  const { rows, total } = await listKeys(sql, auth.org.id, { limit: page.perPage, offset: page.offset });
+  return { data: rows.map((k) => toKeyView(k, now)), total };
+}
+
+export async function getKey(sql: Sql, auth: AuthContext, id: string, now: Date): Promise<KeyView> {
+  return toKeyView(await findOwnKey(sql, auth, id), now);
+}
+
+export async function patchKey(
+  sql: Sql,
+  auth: AuthContext,
+  id: string,
+  input: PatchKeyInput,
+  now: Date,
+): Promise<KeyView> {
+  const current = await findOwnKey(sql, auth, id);
+  assertWithinRights(auth, current);
+  const next = {
+    scopes: input.scopes ?? current.scopes,
+    promptIds: input.promptIds !== undefined ? input.promptIds : current.promptIds,
+  };
+  assertWithinRights(auth, next);
+  if (input.promptIds !== undefined) await assertPromptsExist(sql, auth.org.id, input.promptIds);
+  const patch: KeyPatch = {
+    ...(input.name !== undefined ? { name: input.name } : {}),
+    ...(input.scopes !== undefined ? { scopes: [...new Set(input.scopes)] } : {}),
+    ...(input.promptIds !== undefined
+      ? { promptIds: input.promptIds ? [...new Set(input.promptIds)] : null }
+      : {}),
+    ...(input.rateLimits !== undefined ? { rateLimits: input.rateLimits } : {}),
+    ...(input.allowedOrigins !== undefined
+      ? { allowedOrigins: input.allowedOrigins ? [...new Set(input.allowedOrigins)] : null }
+      : {}),
+    ...(input.expiresIn !== undefined ? { expiresAt: resolveExpiry(input.expiresIn, now) } : {}),
+  };
+  const row = await updateKey(sql, auth.org.id, id, patch);
+  if (!row) throw new AppError('KEY_NOT_FOUND', `API key '${id}' not found`);
+  return toKeyView(row, now);
+}
+
+/** Immediate in every api process: authentication reads the key row on each request. Idempotent. */
+export async function revokeOrgKey(sql: Sql, auth: AuthContext, id: string, now: Date): Promise<KeyView> {
+  assertWithinRights(auth, await findOwnKey(sql, auth, id));
+  const row = await revokeKey(sql, auth.org.id, id, now);
+  if (!row) throw new AppError('KEY_NOT_FOUND', `API key '${id}' not found`);
+  return toKeyView(row, now);
+}
+
+/**
+ * New secret, same key id. The replaced secret keeps working for `gracePeriodSeconds` (0 = ends now).
+ * Rotating again before the grace period is over ends the older secret at once: only one previous
+ * secret is kept.
+ */
+export async function rotateKey(
+  sql: Sql,
+  auth: AuthContext,
+  id: string,
+  gracePeriodSeconds: number,
+  now: Date,
+): Promise<KeyView & { key: string }> {
+  const current = await findOwnKey(sql, auth, id);
+  assertWithinRights(auth, current);
+  if (current.revokedAt) throw new AppError('INVALID_STATE', 'A revoked API key cannot be rotated');
+  const generated = generateApiKey();
+  const row = await rotateKeySecret(sql, auth.org.id, id, {
+    hash: generated.hash,
+    summary: generated.summary,
+    previousExpiresAt: new Date(now.getTime() + gracePeriodSeconds * 1000),
+  });
+  if (!row) throw new AppError('INVALID_STATE', 'A revoked API key cannot be rotated');
+  return { ...toKeyView(row, now), key: generated.plaintext };
+}

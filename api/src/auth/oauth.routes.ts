@@ -1,0 +1,94 @@
+import type { Sql } from '@promptmill/infra/db';
+import type { Logger } from '@promptmill/infra/logger';
+import express, { type ErrorRequestHandler } from 'express';
+import { z } from 'zod';
+import { AppError } from '../http/app-error.ts';
+import type { Clock } from '../http/clock.ts';
+import { defineRoute, type RouteDef } from '../http/define-route.ts';
+import type { TokenSigner } from './access-token.ts';
+import { issueAccessToken, OAuthError, tokenRequestSchema, tokenResponseSchema } from './oauth.ts';
+
+const oauthErrorSchema = z
+  .object({
+    error: z.enum(['invalid_request', 'invalid_client', 'unsupported_grant_type']),
+    error_description: z.string().optional(),
+  })
+  .meta({ id: 'OAuthError' });
+
+export interface OAuthDeps {
+  sql: Sql;
+  clock: Clock;
+  signer: TokenSigner;
+  ttlSeconds: number;
+  maxBodyBytes: number;
+}
+
+/**
+ * `POST /oauth/token` (form-urlencoded per RFC 6749, JSON accepted too; client authentication by
+ * HTTP Basic or body fields). Errors use the RFC 6749 shape, rendered by `oauthErrorHandler`.
+ */
+export function oauthRoutes(deps: OAuthDeps): RouteDef[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/oauth/token',
+      summary:
+        'OAuth2 client credentials: an API key id + secret → a short-lived bearer token with the same rights',
+      tag: 'Keys',
+      auth: 'none',
+      before: [express.urlencoded({ extended: false, limit: deps.maxBodyBytes })],
+      body: tokenRequestSchema,
+      invalid: () => new OAuthError('invalid_request', 'Token request parameters must be strings'),
+      responses: {
+        200: {
+          description: 'Access token (RFC 6749 §5.1)',
+          schema: tokenResponseSchema.meta({ id: 'OAuthToken' }),
+        },
+        400: { description: 'invalid_request or unsupported_grant_type', schema: oauthErrorSchema },
+        401: {
+          description: 'invalid_client (also for a revoked, expired or suspended key)',
+          schema: oauthErrorSchema,
+        },
+      },
+      handler: async ({ req, res, body }) => {
+        const token = await issueAccessToken(
+          deps.sql,
+          deps.signer,
+          body,
+          req.get('authorization'),
+          deps.ttlSeconds,
+          deps.clock(),
+        );
+        res.setHeader('Cache-Control', 'no-store');
+        res.setHeader('Pragma', 'no-cache');
+        res.json(token);
+      },
+    }),
+  ];
+}
+
+/** RFC 6749 §5.2 error bodies for /oauth/*; body-parser and validation errors are `invalid_request`. */
+export function oauthErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    let oauth: OAuthError | undefined;
+    if (err instanceof OAuthError) oauth = err;
+    else if (err instanceof AppError && err.status < 500 && err.code !== 'NOT_FOUND') {
+      oauth = new OAuthError('invalid_request', err.message);
+    } else if (
+      typeof err === 'object' &&
+      err !== null &&
+      typeof (err as { status?: unknown }).status === 'number'
+    ) {
+      const status = (err as { status: number }).status;
+      if (status >= 400 && status < 500) oauth = new OAuthError('invalid_request', 'Malformed token request');
+    }
+    if (!oauth || res.headersSent) {
+      if (!oauth) logger.debug({ route: req.path }, 'oauth: passing a non-OAuth error on');
+      return next(err);
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    if (oauth.status === 401 && oauth.basic) res.setHeader('WWW-Authenticate', 'Basic realm="promptmill"');
+    res.status(oauth.status).json({ error: oauth.error, error_description: oauth.message });
+  };
+}

@@ -1,0 +1,5 @@
+import type { Sql } from '@promptmill/infra/db';
+
+export interface PromptDeps {
+  sql: Sql;
+}

@@ -1,0 +1,13 @@
+import type { Sql } from '@promptmill/infra/db';
+import type { RunRetryPolicy } from '@promptmill/workflows';
+import type { TemporalHandle } from '../temporal.ts';
+import type { RunDispatcher } from './dispatch/index.ts';
+
+export interface RunDeps {
+  sql: Sql;
+  temporal: TemporalHandle;
+  retry: RunRetryPolicy;
+  syncTimeoutMs: number;
+  /** starts the workflows of async runs in the background (dispatch/) */
+  dispatcher: RunDispatcher;
+}

@@ -1,0 +1,69 @@
+import { insertRun } from '@promptmill/infra/db';
+import { publicErrorCode, type RunOutcome, type TokenUsage, ZERO_USAGE } from '@promptmill/workflows';
+import type { AuthContext } from '../auth/auth-context.ts';
+import { AppError } from '../http/app-error.ts';
+import type { RunDeps } from './deps.ts';
+import {
+  type CacheStatus,
+  newRunRow,
+  type PreparedRun,
+  prepareRun,
+  type RunRequest,
+  recordCacheHit,
+} from './prepare-run.ts';
+import { lookupRunCache } from './run-cache.ts';
+import { awaitRunOutcome, startRunWorkflow } from './run-workflow.ts';
+
+/** A finished run that did not succeed → the API error its code maps to. */
+export function outcomeError(outcome: RunOutcome): AppError {
+  const code = publicErrorCode(outcome.error?.code ?? 'PROVIDER_ERROR');
+  return new AppError(code, outcome.error?.message ?? 'Run failed', { extra: { runId: outcome.runId } });
+}
+
+export interface SyncRunResult {
+  runId: string;
+  output: string;
+  promptVersion: number;
+  model: string;
+  usage: TokenUsage;
+  cache: CacheStatus;
+}
+
+/** Inserts the queued run row, then starts its workflow (sync and streaming runs). */
+export async function startRun(deps: RunDeps, prepared: PreparedRun, req: RunRequest): Promise<void> {
+  await insertRun(deps.sql, newRunRow(prepared, req));
+  await startRunWorkflow(deps, prepared.input);
+}
+
+/** A sync run: from the cache when the version caches and an identical request is fresh, else the workflow. */
+export async function executeSyncRun(
+  deps: RunDeps,
+  auth: AuthContext,
+  req: RunRequest,
+): Promise<SyncRunResult> {
+  const prepared = await prepareRun(deps, auth, req, 'sync');
+  const { cacheKey } = prepared.input;
+  const cached = await lookupRunCache(deps.sql, cacheKey);
+  if (cached) {
+    await recordCacheHit(deps, prepared, req, cached);
+    return {
+      runId: prepared.runId,
+      output: cached.output,
+      promptVersion: prepared.version.version,
+      model: cached.model,
+      usage: ZERO_USAGE,
+      cache: 'HIT',
+    };
+  }
+  await startRun(deps, prepared, req);
+  const outcome = await awaitRunOutcome(deps, prepared.runId, deps.syncTimeoutMs);
+  if (outcome.status !== 'succeeded') throw outcomeError(outcome);
+  return {
+    runId: outcome.runId,
+    output: outcome.output ?? '',
+    promptVersion: prepared.version.version,
+    model: outcome.model,
+    usage: outcome.usage,
+    cache: cacheKey ? 'MISS' : undefined,
+  };
+}
