@@ -6,8 +6,15 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{api,workers,workflows,infra}/src/**/*.test.ts'],
+          include: ['{api,workers,workflows,infra}/src/**/*.test.ts', 'infra/dev/src/**/*.test.ts'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          // emulates the Docker runtime stage's `npm install --omit=dev` (needs the registry, ~15 s)
+          name: 'install',
+          include: ['test/production-install.test.ts'],
         },
       },
       {

@@ -16,12 +16,10 @@
  * one contended lock, and many orgs).
  */
 import { randomUUID } from 'node:crypto';
+import { freePort, startEphemeralStack, startService, stopChild } from '@promptmill/dev/stack';
 import postgres from 'postgres';
 import { checkRateLimit } from '../api/src/limits/rate-limit.ts';
 import type { LimitSubject } from '../api/src/limits/windows.ts';
-import { freePort, startEphemeralStack } from '../infra/src/stack/index.ts';
-import { startService } from '../infra/src/stack/processes.ts';
-import { stopChild } from '../infra/src/stack/temporal.ts';
 import { type LoadResult, printTable, runLoad } from './lib.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);

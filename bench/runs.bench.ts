@@ -12,10 +12,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { startEphemeralStack } from '@promptmill/dev/stack';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import postgres from 'postgres';
-import { startEphemeralStack } from '../infra/src/stack/index.ts';
 import { type LoadResult, printTable, runLoad } from './lib.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);

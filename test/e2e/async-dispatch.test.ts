@@ -2,6 +2,8 @@
 // background by the accepting process's dispatcher, or by any process's sweeper when that process
 // died first. Here: the happy path, a crash right after the 202 (SIGKILL), a graceful stop that
 // drains, a cancel before dispatch (never started), and double starts.
+
+import { stopChild } from '@promptmill/dev/stack';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -14,7 +16,6 @@ import { startRunWorkflowOnce } from '../../api/src/runs/run-workflow.ts';
 import type { TemporalHandle } from '../../api/src/temporal.ts';
 import { insertRun } from '../../infra/src/db/index.ts';
 import { newId } from '../../infra/src/ids.ts';
-import { stopChild } from '../../infra/src/stack/temporal.ts';
 import { TASK_QUEUE } from '../../workflows/src/contracts/run.ts';
 import type { RunPromptWorkflowInput } from '../../workflows/src/workflows/run-prompt.workflow.ts';
 import { apiUrl, call, createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';

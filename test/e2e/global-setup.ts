@@ -1,7 +1,8 @@
 // Starts ONE real stack for the e2e project: embedded Postgres, Temporal dev server (headless),
 // worker and api as child processes, and the mock model provider. Every port is picked free.
+
+import { type EphemeralStack, startEphemeralStack } from '@promptmill/dev/stack';
 import type { TestProject } from 'vitest/node';
-import { type EphemeralStack, startEphemeralStack } from '../../infra/src/stack/index.ts';
 
 export const E2E_ENV = {
   LOG_LEVEL: 'warn',

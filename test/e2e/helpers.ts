@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { mockControl } from '@promptmill/dev/mock-provider';
 import { inject } from 'vitest';
-import { mockControl } from '../../infra/src/mock-provider/index.ts';
 
 export const apiUrl = inject('apiUrl');
 export const adminToken = inject('adminToken');

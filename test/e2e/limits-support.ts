@@ -1,9 +1,8 @@
 // Shared by the auth, keys, members, limits, oauth, cors and orgs e2e files.
+
+import { freePort, type ServiceProcess, startService, stopChild } from '@promptmill/dev/stack';
 import postgres from 'postgres';
 import { afterAll, inject } from 'vitest';
-import { freePort } from '../../infra/src/stack/index.ts';
-import { type ServiceProcess, startService } from '../../infra/src/stack/processes.ts';
-import { stopChild } from '../../infra/src/stack/temporal.ts';
 import { adminToken, call } from './helpers.ts';
 
 /** One small pool per test file, closed after it. */

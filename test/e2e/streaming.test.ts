@@ -1,10 +1,10 @@
 // Streaming runs (`POST /api/v1/run` with `stream: true`): SSE order and timing, mid-stream failure,
 // usage of streamed and broken streams, client disconnect, several api processes.
+
+import { countWords, splitWordChunks } from '@promptmill/dev/mock-provider';
+import { type ServiceProcess, startService, stopChild } from '@promptmill/dev/stack';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { countWords, splitWordChunks } from '../../infra/src/mock-provider/tokens.ts';
-import { type ServiceProcess, startService } from '../../infra/src/stack/processes.ts';
-import { stopChild } from '../../infra/src/stack/temporal.ts';
 import { E2E_ENV } from './global-setup.ts';
 import { apiUrl, createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';
 

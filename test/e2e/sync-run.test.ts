@@ -1,7 +1,7 @@
 // POST /api/v1/run: the seed's shape for every answer, every error status included.
+
+import { startService, stopChild } from '@promptmill/dev/stack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startService } from '../../infra/src/stack/processes.ts';
-import { stopChild } from '../../infra/src/stack/temporal.ts';
 import { E2E_ENV } from './global-setup.ts';
 import { adminToken, call, createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';
 import { insertKey, pollRun, promptId, testSql } from './runs-support.ts';

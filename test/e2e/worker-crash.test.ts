@@ -4,13 +4,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type MockProvider, splitWordChunks, startMockProvider } from '@promptmill/dev/mock-provider';
+import { type Stack, startService, startStack, stopChild } from '@promptmill/dev/stack';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MockProvider, startMockProvider } from '../../infra/src/mock-provider/index.ts';
-import { splitWordChunks } from '../../infra/src/mock-provider/tokens.ts';
-import { type Stack, startStack } from '../../infra/src/stack/index.ts';
-import { startService } from '../../infra/src/stack/processes.ts';
-import { stopChild } from '../../infra/src/stack/temporal.ts';
 import { E2E_ENV } from './global-setup.ts';
 import { call, unique } from './helpers.ts';
 

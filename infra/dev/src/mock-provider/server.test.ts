@@ -675,7 +675,7 @@ describe('mock provider: call log and HTTP control', () => {
 describe('mock provider CLI', () => {
   it('prints its URL, serves, and exits on SIGTERM', async () => {
     const here = dirname(fileURLToPath(import.meta.url));
-    const root = join(here, '..', '..', '..');
+    const root = join(here, '..', '..', '..', '..');
     const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), [join(here, 'main.ts'), '--port', '0'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],

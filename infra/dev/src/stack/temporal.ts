@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isPortOpen, waitFor } from './ports.ts';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+// this file is infra/dev/src/stack/temporal.ts: four levels below the repo root
+export const REPO_ROOT = resolve(import.meta.dirname, '../../../..');
 
 /** The temporal CLI installed by scripts/setup.sh, or TEMPORAL_CLI_PATH. */
 export function temporalCliPath(): string {
