@@ -13,7 +13,8 @@ PORTKEY_VERSION=1.15.2
 HONO_VERSION=4.9.7
 HONO_NODE_SERVER_VERSION=1.13.5
 HONO_NODE_WS_VERSION=1.2.0
-# newer releases pin litellm-proxy / litellm-proxy-extras versions the registry does not have
+# newer releases tried (1.108.10-1.110.2) pin litellm-proxy / litellm-proxy-extras / litellm-enterprise
+# versions the registry does not have; 1.107.x is avoided (1.107.0 is reported as a compromised release)
 LITELLM_VERSION=1.106.12
 
 node_stamp="portkey=$PORTKEY_VERSION hono=$HONO_VERSION node-server=$HONO_NODE_SERVER_VERSION node-ws=$HONO_NODE_WS_VERSION"
