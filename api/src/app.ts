@@ -20,9 +20,12 @@ import { healthRoutes } from './http/health.routes.ts';
 import { type ApiMetrics, httpMetrics } from './http/metrics.ts';
 import { openApiDocument } from './http/openapi.ts';
 import { requestId } from './http/request-id.ts';
+import { createAuthFailureLimiter } from './limits/auth-failures.ts';
 import { createGlobalBreaker } from './limits/global-breaker.ts';
+import { createRateLimiter } from './limits/limiter.ts';
 import { rateLimit } from './limits/rate-limit.middleware.ts';
 import { startCounterCleanup } from './limits/rate-limit.ts';
+import { createRefusalCache } from './limits/refusal-cache.ts';
 import { createUsageRecorder } from './limits/usage-recorder.ts';
 import { promptRoutes } from './prompts/prompts.routes.ts';
 import { templateRoutes } from './prompts/templates.routes.ts';
@@ -96,6 +99,19 @@ export function createApp(deps: AppDeps): App {
     );
   }
   const usage = createUsageRecorder(sql, { intervalMs: env.USAGE_FLUSH_INTERVAL_MS, logger });
+  // one limiter for every metered request (keyed routes and token minting), one failure budget per address
+  const limiter = createRateLimiter({
+    sql,
+    enabled: env.RATE_LIMITS_ENABLED,
+    failMode: env.RATE_LIMIT_FAIL_MODE,
+    timeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
+    breaker: createGlobalBreaker(env.GLOBAL_RATE_LIMIT_PER_MINUTE),
+    refusals: createRefusalCache(),
+    usage,
+    metrics: deps.metrics,
+    logger,
+  });
+  const failures = createAuthFailureLimiter(env.AUTH_FAILURE_LIMIT_PER_MINUTE);
   const stopCleanup = startCounterCleanup(sql, { intervalMs: env.RATE_LIMIT_CLEANUP_INTERVAL_MS, logger });
   const dispatcher = createRunDispatcher({
     ...DISPATCH_TUNING,
@@ -126,6 +142,8 @@ export function createApp(deps: AppDeps): App {
     signer,
     ttlSeconds: env.OAUTH_TOKEN_TTL_SECONDS,
     maxBodyBytes: env.MAX_BODY_BYTES,
+    limiter,
+    failures,
   });
   const keyed = [
     ...meRoutes(accountDeps),
@@ -161,26 +179,16 @@ export function createApp(deps: AppDeps): App {
   app.use(mountRoutes(Router(), oauth));
   app.use('/oauth', oauthErrorHandler(logger));
 
-  // authenticate (401s → billing/plan gates → origin) → rate limit (X-RateLimit-* from here on, errors
-  // included) → each route's scope check (403 FORBIDDEN) → the route.
+  // authenticate (the address's failure budget → 401s → billing/plan gates → origin) → rate limit
+  // (X-RateLimit-* from here on, errors included) → each route's scope check (403 FORBIDDEN) → the route.
   const auth = authenticate({
     sql,
     now: clock,
     signer,
     isFreePlanRoute: (req: Request) => FREE_PLAN_ROUTES.test(req.originalUrl.split('?')[0] ?? ''),
+    failures,
   });
-  const limiter = rateLimit({
-    sql,
-    clock,
-    enabled: env.RATE_LIMITS_ENABLED,
-    failMode: env.RATE_LIMIT_FAIL_MODE,
-    timeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
-    breaker: createGlobalBreaker(env.GLOBAL_RATE_LIMIT_PER_MINUTE),
-    usage,
-    metrics: deps.metrics,
-    logger,
-  });
-  app.use([...API_BASES], auth, limiter);
+  app.use([...API_BASES], auth, rateLimit(limiter, clock));
   app.use(mountRoutes(Router(), keyed));
 
   app.use(notFoundHandler);

@@ -35,14 +35,16 @@ export const apiEnvSchema = z
     PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
     /** First retry delay; doubles per attempt (a provider Retry-After overrides it). */
     PROVIDER_RETRY_INITIAL_MS: z.coerce.number().int().min(1).max(60_000).default(500),
-    /** When the shared rate-limit store is unreachable: admit (open) or refuse (closed). */
+    /** When the shared rate-limit store is unavailable (unreachable, connections refused or exhausted, shutting down, no answer within RATE_LIMIT_TIMEOUT_MS): admit (open) or refuse with 503 (closed). Any other store error is a 500, never an admission. */
     RATE_LIMIT_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
     /** Master switch for every rate limit (per key, per org, global); false only for benchmarks or trusted setups. */
     RATE_LIMITS_ENABLED: booleanFromEnv.default(true),
     /** How long a rate-limit decision may wait for Postgres before RATE_LIMIT_FAIL_MODE applies. */
     RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
-    /** Per-process circuit breaker over all tenants, requests per minute (0 = off). */
+    /** Per-process circuit breaker over all tenants, requests per minute (0 = off); only requests a tenant's own limits admit spend it. */
     GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
+    /** Failed authentications (401 on keyed routes, invalid_client on /oauth/token) per client address per minute, per api process; past it, every request from that address gets 429 until the budget refills (0 = off). */
+    AUTH_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(30),
     /** How often each api process deletes expired rate-limit counter rows. */
     RATE_LIMIT_CLEANUP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     /** How often per-key usage_count / last_used_at are flushed (batched; listings lag by this much). */
@@ -56,7 +58,7 @@ export const apiEnvSchema = z
     OAUTH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
     /** Test only (refused unless NODE_ENV=test): PUT /admin/v1/test-clock may shift this process's clock. */
     TEST_CLOCK: booleanFromEnv.default(false),
-    /** Number of proxy hops to trust for the client address (Express `trust proxy`). */
+    /** Number of proxy hops to trust for the client address (Express `trust proxy`), which the failed-authentication limiter counts by. */
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,

@@ -11,6 +11,9 @@ export const E2E_ENV = {
   PROVIDER_MAX_ATTEMPTS: '3',
   SYNC_RUN_TIMEOUT_MS: '15000',
   PROVIDER_TIMEOUT_MS: '5000',
+  // every test client shares one address (127.0.0.1), and the suite's 401 tests alone would spend the
+  // default budget of 30 per minute; the limiter has its own tests (limits-hardening.test.ts)
+  AUTH_FAILURE_LIMIT_PER_MINUTE: '100000',
 };
 
 let running: EphemeralStack | undefined;

@@ -168,13 +168,13 @@ describe('checkRateLimit with an injected clock', () => {
     for (let i = 0; i < 5; i++) expect((await admit(s, S + 999)).admitted).toBe(true);
     const next = await admit(s, S + 1_001);
     expect(next.admitted).toBe(false);
-    // retry when slot S leaves the window: S + 1 s + 60 s
-    expect(next.exceeded[0]!.retryAt!.getTime()).toBe(S + 61_000);
-    // still refused 60 s after the burst (any 60 s span holds at most 5)
+    // retry when the burst is a minute old: S + 999 ms + 60 s
+    expect(next.exceeded[0]!.retryAt!.getTime()).toBe(S + 60_999);
+    // still refused until then (any 60 s span holds at most 5)
     expect((await admit(s, S + 60_500)).admitted).toBe(false);
-    expect((await admit(s, S + 60_999)).admitted).toBe(false);
-    // once every admitted request is more than 60 s old, it admits again
-    const later = await admit(s, S + 61_000);
+    expect((await admit(s, S + 60_998)).admitted).toBe(false);
+    // once every admitted request is a full minute old, it admits again
+    const later = await admit(s, S + 60_999);
     expect(later.admitted).toBe(true);
     expect(later.tightest).toMatchObject({ used: 1, remaining: 4 });
   });
@@ -188,30 +188,43 @@ describe('checkRateLimit with an injected clock', () => {
     expect(late.exceeded[0]).toMatchObject({ used: 3, remaining: 0 });
   });
 
-  it('the rolling window frees capacity slot by slot', async () => {
+  it('the rolling window frees capacity as its requests leave it', async () => {
     const s = subject({ perMinute: 3 });
     expect((await admit(s, S + 100)).admitted).toBe(true); // slot S
     expect((await admit(s, S + 10_100)).admitted).toBe(true); // slot S+10
     expect((await admit(s, S + 20_100)).admitted).toBe(true); // slot S+20
     const full = await admit(s, S + 30_100);
     expect(full.admitted).toBe(false);
-    expect(full.exceeded[0]!.retryAt!.getTime()).toBe(S + 61_000);
-    expect((await admit(s, S + 61_000)).admitted).toBe(true); // slot S expired: one place
+    expect(full.exceeded[0]!.retryAt!.getTime()).toBe(S + 60_100);
+    expect((await admit(s, S + 60_100)).admitted).toBe(true); // the first request left: one place
     expect((await admit(s, S + 61_500)).admitted).toBe(false);
-    expect((await admit(s, S + 71_000)).admitted).toBe(true); // slot S+10 expired
+    expect((await admit(s, S + 70_100)).admitted).toBe(true); // the second one left
   });
 
-  it('a rolling hour', async () => {
+  it('a rolling hour: a slot counts until its latest request is an hour old, never longer', async () => {
     const s = subject({ perHour: 2 });
-    expect((await admit(s, S)).admitted).toBe(true);
-    expect((await admit(s, S + 1_000)).admitted).toBe(true);
-    const refused = await admit(s, S + 59 * 60_000);
-    expect(refused.admitted).toBe(false);
-    expect(refused.exceeded[0]).toMatchObject({ scope: 'key', period: 'hour' });
-    // minute slots: capacity returns when the first minute slot is more than an hour old
-    const slot = Math.floor(S / 60_000) * 60_000;
-    expect(refused.exceeded[0]!.retryAt!.getTime()).toBe(slot + 61 * 60_000);
-    expect((await admit(s, slot + 61 * 60_000)).admitted).toBe(true);
+    const M = Math.ceil(S / 60_000) * 60_000; // a minute boundary: both requests share one slot
+    expect((await admit(s, M)).admitted).toBe(true);
+    expect((await admit(s, M + 1_000)).admitted).toBe(true);
+    const soon = await admit(s, M + 2_000);
+    expect(soon.admitted).toBe(false);
+    expect(soon.exceeded[0]).toMatchObject({ scope: 'key', period: 'hour' });
+    // the slot frees when its latest request (M + 1 s) is an hour old: 3599 s from now, not 3658 s
+    expect(soon.exceeded[0]!.retryAt!.getTime()).toBe(M + 3_601_000);
+    expect((await admit(s, M + 59 * 60_000)).admitted).toBe(false);
+    expect((await admit(s, M + 3_600_999)).admitted).toBe(false);
+    expect((await admit(s, M + 3_601_000)).admitted).toBe(true);
+  });
+
+  it('a request refused right after the one that filled the window waits exactly one window', async () => {
+    const minute = subject({ perMinute: 1 });
+    const hour = subject({ perHour: 1 });
+    const M = Math.ceil(S / 60_000) * 60_000 + 60_000;
+    for (const s of [minute, hour]) expect((await admit(s, M)).admitted).toBe(true);
+    const m = await admit(minute, M + 1);
+    const h = await admit(hour, M + 1);
+    expect(m.exceeded[0]!.retryAt!.getTime() - (M + 1)).toBe(59_999);
+    expect(h.exceeded[0]!.retryAt!.getTime() - (M + 1)).toBe(3_599_999);
   });
 
   it('the UTC day resets at midnight', async () => {
@@ -248,5 +261,19 @@ describe('checkRateLimit with an injected clock', () => {
     const down = postgres('postgres://nobody:x@127.0.0.1:1/none', { max: 1, connect_timeout: 1 });
     await expect(checkRateLimit(down, s, at(S), 2_000)).rejects.toBeInstanceOf(RateLimitStoreError);
     await down.end();
+  });
+
+  it('any other store error is not "unavailable": it is rethrown as is (the caller must not fail open)', async () => {
+    const s = subject({ perMinute: 1.5 }); // no int4 takes it: 22P02, with the store up
+    const err = await checkRateLimit(sql, s, at(S), 2_000).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(RateLimitStoreError);
+    expect(err).toMatchObject({ code: '22P02' });
+  });
+
+  it('a limit above what the counters hold is clamped, not an error that switches every limit off', async () => {
+    const s = subject({ perMinute: 2 }, { perDay: 3_000_000_000 });
+    const seq = [];
+    for (let i = 0; i < 3; i++) seq.push((await admit(s, S + 300)).admitted);
+    expect(seq).toEqual([true, true, false]);
   });
 });

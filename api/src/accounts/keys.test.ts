@@ -18,6 +18,7 @@ const row = (over: Partial<KeyRow> = {}): KeyRow => ({
   revokedAt: null,
   lastUsedAt: null,
   lastLimitedAt: null,
+  limitedUntil: null,
   usageCount: 0,
   previousExpiresAt: null,
   createdAt: now,
@@ -25,12 +26,18 @@ const row = (over: Partial<KeyRow> = {}): KeyRow => ({
 });
 
 describe('key status', () => {
-  it('revoked > expired > rate_limited (a 429 in the last minute) > active', () => {
+  it('revoked > expired > rate_limited (while its last refusal holds) > active', () => {
     const past = new Date(now.getTime() - 1000);
+    const at = (ms: number) => new Date(now.getTime() + ms);
     expect(keyStatus(row(), now)).toBe('active');
-    expect(keyStatus(row({ lastLimitedAt: new Date(now.getTime() - 59_000) }), now)).toBe('rate_limited');
-    expect(keyStatus(row({ lastLimitedAt: new Date(now.getTime() - 61_000) }), now)).toBe('active');
-    expect(keyStatus(row({ expiresAt: now, lastLimitedAt: past }), now)).toBe('expired');
+    // refused 10 minutes ago by a daily limit that holds until midnight: still rate_limited
+    const daily = { lastLimitedAt: at(-600_000), limitedUntil: at(12 * 3_600_000) };
+    expect(keyStatus(row(daily), now)).toBe('rate_limited');
+    expect(keyStatus(row({ ...daily, lastUsedAt: at(-700_000) }), now)).toBe('rate_limited');
+    // the refusal is over, or a request was admitted after it (the limit was raised)
+    expect(keyStatus(row({ lastLimitedAt: at(-59_000), limitedUntil: at(-1) }), now)).toBe('active');
+    expect(keyStatus(row({ ...daily, lastUsedAt: at(-1_000) }), now)).toBe('active');
+    expect(keyStatus(row({ expiresAt: now, ...daily }), now)).toBe('expired');
     expect(keyStatus(row({ expiresAt: past, revokedAt: past }), now)).toBe('revoked');
   });
 

@@ -20,8 +20,6 @@ import { hasScope, SCOPES, type Scope } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
 
-/** A key that got a 429 within this long lists as `rate_limited`. */
-export const RATE_LIMITED_STATUS_MS = 60_000;
 const DAY_MS = 86_400_000;
 const MAX_GRACE_SECONDS = 30 * 86_400;
 
@@ -97,7 +95,11 @@ export const keyViewSchema = z.object({
   rateLimits: keyRateLimitsSchema,
   allowedOrigins: z.array(z.string()).nullable(),
   ownerId: z.string(),
-  status: z.enum(['active', 'expired', 'revoked', 'rate_limited']),
+  status: z
+    .enum(['active', 'expired', 'revoked', 'rate_limited'])
+    .describe(
+      '`rate_limited` while a limit refuses the key: from its last 429 until that refusal’s Retry-After (about 1 s behind, like usageCount)',
+    ),
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   usageCount: z.number().int(),
@@ -114,13 +116,19 @@ export const createdKeySchema = keyViewSchema.extend({
   key: z.string().describe('The secret, shown only in this response'),
 });
 
+/**
+ * `rate_limited` while the key's last refusal holds (until its retry time: the end of the minute, hour or
+ * UTC day that refused it) and nothing was admitted since (a raised limit shows at the next request).
+ */
 export function keyStatus(key: KeyRow, now: Date): KeyStatus {
   if (key.revokedAt) return 'revoked';
   if (key.expiresAt && key.expiresAt <= now) return 'expired';
-  if (key.lastLimitedAt && now.getTime() - key.lastLimitedAt.getTime() < RATE_LIMITED_STATUS_MS) {
-    return 'rate_limited';
-  }
-  return 'active';
+  const refusalHolds =
+    key.limitedUntil !== null &&
+    key.limitedUntil > now &&
+    key.lastLimitedAt !== null &&
+    (key.lastUsedAt === null || key.lastUsedAt <= key.lastLimitedAt);
+  return refusalHolds ? 'rate_limited' : 'active';
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

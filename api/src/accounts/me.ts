@@ -67,6 +67,7 @@ export async function describeCaller(sql: Sql, auth: AuthContext, now: Date): Pr
   const [counts, tokensUsed] = await Promise.all([
     peekCounters(
       sql,
+      now,
       windows.map((w) => counterWindow(w, now)),
     ),
     monthTokensUsed(sql, auth.org.id),
@@ -89,7 +90,7 @@ export async function describeCaller(sql: Sql, auth: AuthContext, now: Date): Pr
       tokensUsed,
       tokensRemaining: org.tokenBudget === null ? null : Math.max(0, org.tokenBudget - tokensUsed),
       windows: windows.map((w, i) => {
-        const s = windowState(w, { ...(counts[i] ?? { used: 0, oldest: null }), release: null }, now);
+        const s = windowState(w, { ...(counts[i] ?? { used: 0, resetAt: null }), retryAt: null }, now);
         return {
           scope: s.scope,
           period: s.period,

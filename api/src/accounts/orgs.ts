@@ -14,12 +14,14 @@ import {
 import { z } from 'zod';
 import { generateApiKey } from '../auth/api-key.ts';
 import { AppError } from '../http/app-error.ts';
-import { effectiveOrgLimits } from '../limits/windows.ts';
+import { effectiveOrgLimits, MAX_REQUEST_LIMIT } from '../limits/windows.ts';
 
+// the shared counters are int4: a larger limit cannot be counted to (it used to switch the org's limits off)
+const requestLimitSchema = z.number().int().min(1).max(MAX_REQUEST_LIMIT);
 const limitOverridesSchema = z
   .object({
-    perMinute: z.number().int().min(1).optional(),
-    perDay: z.number().int().min(1).optional(),
+    perMinute: requestLimitSchema.optional(),
+    perDay: requestLimitSchema.optional(),
   })
   .strict();
 

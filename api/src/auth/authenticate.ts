@@ -3,6 +3,7 @@ import { findKeyAuthById, findKeyByHash, type KeyAuthRow, type Sql } from '@prom
 import type { Request, RequestHandler, Response } from 'express';
 import { AppError } from '../http/app-error.ts';
 import type { Clock } from '../http/clock.ts';
+import { type AuthFailureLimiter, authFailuresError, clientAddress } from '../limits/auth-failures.ts';
 import { isAccessToken, type TokenSigner } from './access-token.ts';
 import { hashApiKey, isWellFormedApiKey } from './api-key.ts';
 import { type AuthContext, toAuthContext } from './auth-context.ts';
@@ -97,33 +98,55 @@ export interface AuthenticateOptions {
   signer?: TokenSigner;
   /** Routes a Free-plan org may still call (reading its keys). */
   isFreePlanRoute?: (req: Request) => boolean;
+  /** Failed authentications per client address: an address out of budget is refused before any read. */
+  failures?: AuthFailureLimiter;
 }
 
 /**
- * 401 sequence → billing/plan gates → origin check. The key row (with its owner and org) is read on
- * every request, uncached: a revocation, suspension or plan change holds at once in every process.
+ * Failure budget of the client address (429 before any read) → 401 sequence → billing/plan gates →
+ * origin check. The key row (with its owner and org) is read on every request, uncached: a revocation,
+ * suspension or plan change holds at once in every process. Every 401 spends the address's budget.
  */
 export function authenticate(opts: AuthenticateOptions): RequestHandler {
   const now = opts.now ?? (() => new Date());
   const isFreePlanRoute = opts.isFreePlanRoute ?? (() => false);
+  const { failures } = opts;
   return async (req, res, next) => {
-    const credential = presentedKey(req);
-    if (credential === undefined) throw unauthorized('Missing or malformed Authorization header');
-    const at = now();
-    let key: KeyAuthRow | undefined;
-    let via: AuthContext['key']['via'] = 'api_key';
-    if (opts.signer && isAccessToken(credential)) {
-      key = await findKeyForAccessToken(opts.sql, opts.signer, credential, at);
-      via = 'oauth';
-    } else {
-      if (!isWellFormedApiKey(credential)) throw unauthorized('Invalid API key format');
-      key = await findKeyByHash(opts.sql, hashApiKey(credential));
+    const address = clientAddress(req);
+    const blocked = failures?.blocked(address);
+    if (failures && blocked) throw authFailuresError(failures, blocked.retryInMs);
+    try {
+      res.locals.auth = await identify(req, res, opts, now(), isFreePlanRoute(req));
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED') failures?.recordFailure(address);
+      throw err;
     }
-    checkKeyUsable(key, at);
-    const auth = toAuthContext(key, via);
-    checkOrgGates(auth.org, isFreePlanRoute(req));
-    checkOrigin(req, res, auth.key.allowedOrigins);
-    res.locals.auth = auth;
     next();
   };
+}
+
+/** The caller, or the first 401 / 402 / 403 in the order API.md lists them. */
+async function identify(
+  req: Request,
+  res: Response,
+  opts: AuthenticateOptions,
+  at: Date,
+  isFreePlanRoute: boolean,
+): Promise<AuthContext> {
+  const credential = presentedKey(req);
+  if (credential === undefined) throw unauthorized('Missing or malformed Authorization header');
+  let key: KeyAuthRow | undefined;
+  let via: AuthContext['key']['via'] = 'api_key';
+  if (opts.signer && isAccessToken(credential)) {
+    key = await findKeyForAccessToken(opts.sql, opts.signer, credential, at);
+    via = 'oauth';
+  } else {
+    if (!isWellFormedApiKey(credential)) throw unauthorized('Invalid API key format');
+    key = await findKeyByHash(opts.sql, hashApiKey(credential));
+  }
+  checkKeyUsable(key, at);
+  const auth = toAuthContext(key, via);
+  checkOrgGates(auth.org, isFreePlanRoute);
+  checkOrigin(req, res, auth.key.allowedOrigins);
+  return auth;
 }

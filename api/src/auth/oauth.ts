@@ -1,26 +1,43 @@
 import { timingSafeEqual } from 'node:crypto';
-import { findKeyByHash, type Sql } from '@promptmill/infra/db';
+import { findKeyByHash, type KeyAuthRow, type Sql } from '@promptmill/infra/db';
 import { z } from 'zod';
 import { AppError } from '../http/app-error.ts';
 import type { TokenSigner } from './access-token.ts';
 import { hashApiKey, isWellFormedApiKey } from './api-key.ts';
 import { checkKeyUsable } from './authenticate.ts';
 
-/** RFC 6749 §5.2 error codes this endpoint uses. */
-export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type';
+/**
+ * RFC 6749 §5.2 error codes this endpoint uses, plus `rate_limited` (429): RFC 6749 defines no error for
+ * a rate limit, so the refusal keeps the RFC's body shape with its own code and a Retry-After header.
+ */
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | 'rate_limited';
+
+const OAUTH_STATUS: Record<OAuthErrorCode, 400 | 401 | 429> = {
+  invalid_request: 400,
+  unsupported_grant_type: 400,
+  invalid_client: 401,
+  rate_limited: 429,
+};
 
 /** An RFC 6749 error; the OAuth routes render it as `{error, error_description}` (not the API shape). */
 export class OAuthError extends Error {
   override name = 'OAuthError';
   readonly error: OAuthErrorCode;
-  readonly status: 400 | 401;
+  readonly status: 400 | 401 | 429;
   /** the client tried HTTP Basic: a 401 must then carry WWW-Authenticate */
   readonly basic: boolean;
-  constructor(error: OAuthErrorCode, description: string, opts: { basic?: boolean } = {}) {
+  /** response headers (Retry-After of a 429) */
+  readonly headers: Record<string, string>;
+  constructor(
+    error: OAuthErrorCode,
+    description: string,
+    opts: { basic?: boolean; headers?: Record<string, string> } = {},
+  ) {
     super(description);
     this.error = error;
-    this.status = error === 'invalid_client' ? 401 : 400;
+    this.status = OAUTH_STATUS[error];
     this.basic = opts.basic ?? false;
+    this.headers = opts.headers ?? {};
   }
 }
 
@@ -85,18 +102,15 @@ const sameText = (a: string, b: string) => {
 };
 
 /**
- * Client credentials grant: the client is an API key (id + secret). The access token has the key's
- * rights because authentication resolves it to the same key row; it expires after `ttlSeconds` or
- * with the key, whichever is first.
+ * Client credentials grant, first half: the client is an API key (id + secret); the usable key row, or
+ * an OAuthError (invalid_request, unsupported_grant_type, invalid_client).
  */
-export async function issueAccessToken(
+export async function authenticateClient(
   sql: Sql,
-  signer: TokenSigner,
   body: z.infer<typeof tokenRequestSchema>,
   authorization: string | undefined,
-  ttlSeconds: number,
   now: Date,
-): Promise<TokenResponse> {
+): Promise<KeyAuthRow> {
   if (!body.grant_type) throw new OAuthError('invalid_request', 'grant_type is required');
   if (body.grant_type !== 'client_credentials') {
     throw new OAuthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported');
@@ -111,6 +125,19 @@ export async function issueAccessToken(
   } catch (err) {
     throw fail(err instanceof AppError ? err.message : 'Invalid client credentials');
   }
+  return key;
+}
+
+/**
+ * Second half: the access token. It has the key's rights because authentication resolves it to the same
+ * key row; it expires after `ttlSeconds` or with the key, whichever is first.
+ */
+export function mintAccessToken(
+  signer: TokenSigner,
+  key: KeyAuthRow,
+  ttlSeconds: number,
+  now: Date,
+): TokenResponse {
   const nowSeconds = Math.floor(now.getTime() / 1000);
   let exp = nowSeconds + ttlSeconds;
   if (key.expiresAt) exp = Math.min(exp, Math.floor(key.expiresAt.getTime() / 1000));

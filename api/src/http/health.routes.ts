@@ -25,9 +25,51 @@ const readinessSchema = z.object({
   status: z.enum(['ready', 'not_ready']),
   checks: z.object({ postgres: z.enum(['ok', 'unreachable']), temporal: z.enum(['ok', 'unreachable']) }),
 });
+type Readiness = z.infer<typeof readinessSchema>['checks'];
 const TAG = 'Operations';
 
-export function healthRoutes(deps: { sql: Sql; temporal: TemporalHandle; registry: Registry }): RouteDef[] {
+export interface HealthDeps {
+  sql: Sql;
+  temporal: TemporalHandle;
+  registry: Registry;
+  /** how long one readiness result answers every /readyz (default 1000 ms) */
+  readinessCacheMs?: number;
+  monotonicMs?: () => number;
+}
+
+/**
+ * Readiness without amplification: /readyz needs no credentials, so a flood of it must not become a flood
+ * of Postgres queries and Temporal health calls. Concurrent requests share the check in flight, and a
+ * result answers every request for `cacheMs` after it (so at most one check per `cacheMs` per process).
+ */
+function readinessProbe(deps: HealthDeps): () => Promise<Readiness> {
+  const cacheMs = deps.readinessCacheMs ?? 1_000;
+  const monotonicMs = deps.monotonicMs ?? (() => performance.now());
+  let last: { at: number; checks: Readiness } | undefined;
+  let inFlight: Promise<Readiness> | undefined;
+  const run = async (): Promise<Readiness> => {
+    const [postgres, temporal] = await Promise.all([
+      check(() => deps.sql`SELECT 1`, 2000),
+      check(() => deps.temporal.connection.healthService.check({}), 2000),
+    ]);
+    return { postgres, temporal };
+  };
+  return () => {
+    if (last && monotonicMs() - last.at < cacheMs) return Promise.resolve(last.checks);
+    inFlight ??= run()
+      .then((checks) => {
+        last = { at: monotonicMs(), checks };
+        return checks;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+}
+
+export function healthRoutes(deps: HealthDeps): RouteDef[] {
+  const readiness = readinessProbe(deps);
   return [
     defineRoute({
       method: 'get',
@@ -43,7 +85,8 @@ export function healthRoutes(deps: { sql: Sql; temporal: TemporalHandle; registr
     defineRoute({
       method: 'get',
       path: '/readyz',
-      summary: 'Readiness: Postgres and Temporal are reachable',
+      summary:
+        'Readiness: Postgres and Temporal are reachable (one check per second per process, shared by concurrent requests)',
       tag: TAG,
       auth: 'none',
       responses: {
@@ -51,10 +94,7 @@ export function healthRoutes(deps: { sql: Sql; temporal: TemporalHandle; registr
         503: { description: 'Not ready; `checks` says which part is unreachable', schema: readinessSchema },
       },
       handler: async ({ res }) => {
-        const [postgres, temporal] = await Promise.all([
-          check(() => deps.sql`SELECT 1`, 2000),
-          check(() => deps.temporal.connection.healthService.check({}), 2000),
-        ]);
+        const { postgres, temporal } = await readiness();
         const ready = postgres === 'ok' && temporal === 'ok';
         res
           .status(ready ? 200 : 503)

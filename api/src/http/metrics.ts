@@ -29,7 +29,7 @@ export function createApiMetrics(): ApiMetrics {
     }),
     rateLimitDecisions: new Counter({
       name: 'promptmill_rate_limit_decisions_total',
-      help: 'Rate-limit decisions (allowed, limited, error_open, error_closed)',
+      help: 'Rate-limit decisions (allowed, limited, error_open, error_closed; error: a store error that is not an outage, refused with 500)',
       labelNames: ['result'],
       registers: [registry],
     }),

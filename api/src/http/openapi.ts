@@ -94,6 +94,13 @@ function register(registry: OpenAPIRegistry, doc: OperationDoc): void {
       content: { 'application/json': { schema: errorSchema } },
     };
   }
+  if (doc.auth === 'key') {
+    responses['429'] ??= {
+      description:
+        'RATE_LIMITED, with Retry-After, `retryAfter` and `rateLimits`: a key or organization window, the per-process breaker, or too many failed authentications from this client address (AUTH_FAILURE_LIMIT_PER_MINUTE)',
+      content: { 'application/json': { schema: errorSchema } },
+    };
+  }
   responses.default ??= { description: 'Error', content: { 'application/json': { schema: errorSchema } } };
   const description = [
     doc.scope ? `Scope: \`${doc.scope}\`.` : '',

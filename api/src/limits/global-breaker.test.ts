@@ -17,6 +17,22 @@ describe('global breaker (token bucket)', () => {
     expect(breaker.take().ok).toBe(false);
   });
 
+  it('a refund gives a token back, never beyond the bucket', () => {
+    const t = 0;
+    const breaker = createGlobalBreaker(2, () => t);
+    expect(breaker.take().ok).toBe(true);
+    expect(breaker.take().ok).toBe(true);
+    expect(breaker.take().ok).toBe(false);
+    breaker.refund();
+    expect(breaker.take().ok).toBe(true);
+    breaker.refund();
+    breaker.refund();
+    breaker.refund();
+    expect(breaker.take().ok).toBe(true);
+    expect(breaker.take().ok).toBe(true);
+    expect(breaker.take().ok).toBe(false);
+  });
+
   it('0 turns it off', () => {
     const breaker = createGlobalBreaker(0, () => 0);
     for (let i = 0; i < 1000; i++) expect(breaker.take().ok).toBe(true);

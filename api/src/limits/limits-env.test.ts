@@ -11,6 +11,7 @@ describe('api env: limits, tokens and the test clock', () => {
       RATE_LIMITS_ENABLED: true,
       RATE_LIMIT_TIMEOUT_MS: 1000,
       GLOBAL_RATE_LIMIT_PER_MINUTE: 6000,
+      AUTH_FAILURE_LIMIT_PER_MINUTE: 30,
       RATE_LIMIT_CLEANUP_INTERVAL_MS: 60_000,
       USAGE_FLUSH_INTERVAL_MS: 1000,
       OAUTH_TOKEN_TTL_SECONDS: 3600,
@@ -23,6 +24,9 @@ describe('api env: limits, tokens and the test clock', () => {
     expect(() => loadApiEnv({ ...base, RATE_LIMIT_FAIL_MODE: 'maybe' })).toThrow(/RATE_LIMIT_FAIL_MODE/);
     expect(() => loadApiEnv({ ...base, TOKEN_SIGNING_SECRET: 'short' })).toThrow(/TOKEN_SIGNING_SECRET/);
     expect(() => loadApiEnv({ ...base, OAUTH_TOKEN_TTL_SECONDS: '5' })).toThrow(/OAUTH_TOKEN_TTL_SECONDS/);
+    expect(() => loadApiEnv({ ...base, AUTH_FAILURE_LIMIT_PER_MINUTE: '-1' })).toThrow(
+      /AUTH_FAILURE_LIMIT_PER_MINUTE/,
+    );
   });
 
   it('accepts TEST_CLOCK only with NODE_ENV=test', () => {

@@ -1,5 +1,6 @@
 import { admitRequest, deleteExpiredCounters, type Queryable, type Sql } from '@promptmill/infra/db';
 import type { Logger } from '@promptmill/infra/logger';
+import { isStoreUnavailable } from './store-errors.ts';
 import {
   counterWindow,
   type LimitSubject,
@@ -20,6 +21,7 @@ export interface RateDecision {
   exceeded: WindowState[];
 }
 
+/** The counter store is unavailable (unreachable, overloaded, shutting down, or did not answer in time). */
 export class RateLimitStoreError extends Error {
   override name = 'RateLimitStoreError';
 }
@@ -28,7 +30,8 @@ export class RateLimitStoreError extends Error {
  * One atomic decision over every window of a request (key minute/hour/day, org minute/day), in one
  * round trip, serialized per organization in Postgres: however many api processes there are, a
  * window never admits more than its limit, and a refused request consumes nothing.
- * Throws RateLimitStoreError when the counter store fails or does not answer within `timeoutMs`.
+ * Throws RateLimitStoreError when the counter store is unavailable or does not answer within
+ * `timeoutMs` (RATE_LIMIT_FAIL_MODE applies); any other error (a bug, a bad value) is rethrown as is.
  */
 export async function checkRateLimit(
   sql: Queryable,
@@ -40,6 +43,7 @@ export async function checkRateLimit(
   const query = admitRequest(
     sql,
     subject.orgId,
+    now,
     windows.map((w) => counterWindow(w, now)),
   );
   let timer: NodeJS.Timeout | undefined;
@@ -55,13 +59,13 @@ export async function checkRateLimit(
   try {
     result = await Promise.race([query, timeout]);
   } catch (err) {
-    if (err instanceof RateLimitStoreError) throw err;
-    throw new RateLimitStoreError(err instanceof Error ? err.message : String(err));
+    if (err instanceof RateLimitStoreError || !isStoreUnavailable(err)) throw err;
+    throw new RateLimitStoreError(err instanceof Error ? err.message : String(err), { cause: err });
   } finally {
     clearTimeout(timer);
   }
   const states = windows.map((w, i) =>
-    windowState(w, result.windows[i] ?? { used: 0, oldest: null, release: null }, now),
+    windowState(w, result.windows[i] ?? { used: 0, resetAt: null, retryAt: null }, now),
   );
   return {
     admitted: result.admitted,

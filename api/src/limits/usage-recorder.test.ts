@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createUsageRecorder } from './usage-recorder.ts';
 
-/** A stand-in for the pool that records each statement's values (the batch UPDATE has four arrays). */
+/** A stand-in for the pool that records each statement's values (the batch UPDATE has five arrays). */
 function fakeSql(fail: () => boolean) {
   const batches: unknown[][] = [];
   const sql = ((_strings: TemplateStringsArray, ...values: unknown[]) => {
@@ -17,6 +17,7 @@ function fakeSql(fail: () => boolean) {
 const logger = pino({ level: 'silent' });
 const t1 = new Date('2026-11-23T10:00:00Z');
 const t2 = new Date('2026-11-23T10:00:05Z');
+const t3 = new Date('2026-11-23T10:01:00Z');
 
 describe('usage recorder', () => {
   it('folds many requests into one UPDATE per flush', async () => {
@@ -25,7 +26,7 @@ describe('usage recorder', () => {
     usage.recordUse('key_a', t1);
     usage.recordUse('key_a', t2);
     usage.recordUse('key_b', t1);
-    usage.recordLimited('key_b', t2);
+    usage.recordLimited('key_b', t2, t3);
     await usage.flush();
     expect(batches).toHaveLength(1);
     expect(batches[0]).toEqual([
@@ -33,6 +34,7 @@ describe('usage recorder', () => {
       [2, 1],
       [t2.toISOString(), t1.toISOString()],
       [null, t2.toISOString()],
+      [null, t3.toISOString()],
     ]);
     await usage.flush();
     expect(batches).toHaveLength(1); // nothing pending: no statement
@@ -49,6 +51,6 @@ describe('usage recorder', () => {
     usage.recordUse('key_a', t2);
     down = false;
     await usage.stop(); // stop flushes what is pending
-    expect(batches).toEqual([[['key_a'], [2], [t2.toISOString()], [null]]]);
+    expect(batches).toEqual([[['key_a'], [2], [t2.toISOString()], [null], [null]]]);
   });
 });

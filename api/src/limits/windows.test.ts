@@ -1,8 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   counterWindow,
   effectiveOrgLimits,
   type LimitWindow,
+  MAX_REQUEST_LIMIT,
+  PERIODS,
+  type Period,
   rateLimitsBody,
   secondsUntil,
   tightestWindow,
@@ -55,18 +59,18 @@ describe('counterWindow: slot arithmetic', () => {
   const day: LimitWindow = { ...minute, period: 'day' };
   const t = Date.UTC(2026, 10, 23, 23, 59, 59, 250);
 
-  it('a minute counts 1 s slots after now − 61 s (the straddling slot included)', () => {
+  it('a minute counts 1 s slots after now − 61 s; the request stops counting 60 s after it was made', () => {
     const w = counterWindow(minute, new Date(t));
     expect(w.slotStart.getTime()).toBe(Date.UTC(2026, 10, 23, 23, 59, 59));
     expect(w.from.getTime()).toBe(t - 61_000);
-    expect(w.expiresAt.getTime()).toBe(Date.UTC(2026, 10, 24, 0, 1, 0));
+    expect(w.expiresAt.getTime()).toBe(t + 60_000);
   });
 
-  it('an hour counts 1 min slots', () => {
+  it('an hour counts 1 min slots; the request stops counting an hour after it was made', () => {
     const w = counterWindow(hour, new Date(t));
     expect(w.slotStart.getTime()).toBe(Date.UTC(2026, 10, 23, 23, 59));
     expect(w.from.getTime()).toBe(t - 3_660_000);
-    expect(w.expiresAt.getTime()).toBe(Date.UTC(2026, 10, 24, 1, 0));
+    expect(w.expiresAt.getTime()).toBe(t + 3_600_000);
   });
 
   it('a day is the UTC calendar day: one slot from midnight, counted until the next midnight', () => {
@@ -83,23 +87,31 @@ describe('windowState and the headers window', () => {
   const now = new Date(Date.UTC(2026, 0, 1, 12, 0, 30));
   const w: LimitWindow = { scope: 'key', period: 'minute', limit: 3, bucket: 'b' };
 
-  it('reset is when the oldest counted slot leaves; retry for a full window is its release slot', () => {
-    const oldest = new Date(Date.UTC(2026, 0, 1, 12, 0, 10));
-    const release = new Date(Date.UTC(2026, 0, 1, 12, 0, 20));
-    const s = windowState(w, { used: 3, oldest, release }, now);
+  it('reset is the earliest counted expiry; retry for a full window is the expiry that frees a place', () => {
+    const resetAt = new Date(Date.UTC(2026, 0, 1, 12, 1, 10));
+    const retryAt = new Date(Date.UTC(2026, 0, 1, 12, 1, 20));
+    const s = windowState(w, { used: 3, resetAt, retryAt }, now);
     expect(s.remaining).toBe(0);
-    expect(s.resetAt.toISOString()).toBe('2026-01-01T12:01:11.000Z');
-    expect(s.retryAt!.toISOString()).toBe('2026-01-01T12:01:21.000Z');
-    const open = windowState(w, { used: 1, oldest, release: null }, now);
+    expect(s.resetAt).toEqual(resetAt);
+    expect(s.retryAt).toEqual(retryAt);
+    const open = windowState(w, { used: 1, resetAt, retryAt: null }, now);
     expect(open.retryAt).toBeNull();
     expect(open.remaining).toBe(2);
-    const empty = windowState(w, { used: 0, oldest: null, release: null }, now);
-    expect(empty.resetAt.toISOString()).toBe('2026-01-01T12:01:31.000Z');
+    // an empty window: a request now would stop counting a minute from now
+    const empty = windowState(w, { used: 0, resetAt: null, retryAt: null }, now);
+    expect(empty.resetAt.toISOString()).toBe('2026-01-01T12:01:30.000Z');
+  });
+
+  it('an expiry later than one window from now (a clock ahead of this one) is capped at one window', () => {
+    const ahead = new Date(now.getTime() + 60_400);
+    const s = windowState(w, { used: 3, resetAt: ahead, retryAt: ahead }, now);
+    expect(s.retryAt!.getTime()).toBe(now.getTime() + 60_000);
+    expect(s.resetAt.getTime()).toBe(now.getTime() + 60_000);
   });
 
   it('the tightest window has the fewest remaining, then the smaller limit', () => {
     const mk = (limit: number, used: number, bucket: string) =>
-      windowState({ ...w, limit, bucket }, { used, oldest: null, release: null }, now);
+      windowState({ ...w, limit, bucket }, { used, resetAt: null, retryAt: null }, now);
     expect(tightestWindow([mk(100, 10, 'a'), mk(10, 5, 'b'), mk(60, 55, 'c')])?.bucket).toBe('b');
     expect(tightestWindow([mk(100, 95, 'a'), mk(10, 5, 'b')])?.bucket).toBe('b');
     expect(tightestWindow([])).toBeUndefined();
@@ -109,5 +121,70 @@ describe('windowState and the headers window', () => {
     expect(secondsUntil(new Date(now.getTime() + 1), now)).toBe(1);
     expect(secondsUntil(new Date(now.getTime() + 59_001), now)).toBe(60);
     expect(secondsUntil(new Date(now.getTime() - 5_000), now)).toBe(1);
+  });
+});
+
+/**
+ * Retry-After bounds, for any clock and any requests the store may have counted: what the store returns is
+ * an expiry stamped by `counterWindow` at some earlier instant (or a later one, from a clock ahead of this
+ * one), and a refusal may never ask for more than the window's length (a day: than the seconds to midnight).
+ */
+describe('Retry-After bounds (property)', () => {
+  const YEARS = 4e12; // ms since the epoch: up to 2096
+  const periods = fc.constantFrom<Period>('minute', 'hour', 'day');
+  const maxSeconds = (period: Period, now: number) =>
+    period === 'day'
+      ? Math.ceil((Math.floor(now / 86_400_000 + 1) * 86_400_000 - now) / 1000)
+      : PERIODS[period].windowMs / 1000;
+
+  it('never more than the window (a day: the seconds to the next UTC midnight), never less than 1 s', () => {
+    fc.assert(
+      fc.property(
+        periods,
+        fc.integer({ min: 0, max: YEARS }),
+        fc.array(fc.integer({ min: -3_700_000, max: 5_000 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 5 }),
+        (period, now, offsets, limit) => {
+          const w: LimitWindow = { scope: 'key', period, limit, bucket: 'b' };
+          // the expiries the store holds for requests made around `now` (some by clocks ahead)
+          const expiries = offsets
+            .map((o) => counterWindow(w, new Date(now + o)).expiresAt.getTime())
+            .filter((e) => e > now)
+            .sort((a, b) => a - b);
+          const used = Math.max(limit, expiries.length);
+          const at = (i: number) => new Date(expiries[Math.min(i, expiries.length - 1)] ?? now + 1);
+          const s = windowState(w, { used, resetAt: at(0), retryAt: at(used - limit) }, new Date(now));
+          const seconds = secondsUntil(s.retryAt!, new Date(now));
+          expect(seconds).toBeGreaterThanOrEqual(1);
+          expect(seconds).toBeLessThanOrEqual(Math.max(1, maxSeconds(period, now)));
+          expect(s.resetAt.getTime()).toBeLessThanOrEqual(s.retryAt!.getTime());
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('a request just made is refused for exactly one window (a day: until midnight)', () => {
+    fc.assert(
+      fc.property(periods, fc.integer({ min: 0, max: YEARS }), (period, now) => {
+        const w: LimitWindow = { scope: 'key', period, limit: 1, bucket: 'b' };
+        const expiry = counterWindow(w, new Date(now)).expiresAt;
+        const s = windowState(w, { used: 1, resetAt: expiry, retryAt: expiry }, new Date(now));
+        expect(s.retryAt!.getTime() - now).toBe(
+          period === 'day' ? Math.floor(now / 86_400_000 + 1) * 86_400_000 - now : PERIODS[period].windowMs,
+        );
+      }),
+    );
+  });
+});
+
+describe('limits above what the counters hold', () => {
+  it('are the largest the counters hold (a stored legacy value never breaks the admission)', () => {
+    const windows = windowsFor({
+      ...subject,
+      keyLimits: { perHour: 5e9 },
+      overrides: { perMinute: 3_000_000_000, perDay: MAX_REQUEST_LIMIT },
+    });
+    expect(windows.map((w) => w.limit)).toEqual([MAX_REQUEST_LIMIT, MAX_REQUEST_LIMIT, MAX_REQUEST_LIMIT]);
   });
 });

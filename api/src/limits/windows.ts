@@ -17,15 +17,18 @@ export type LimitScope = 'key' | 'org';
 /**
  * Slot sizes: a rolling minute sums 1 s slots, a rolling hour 1 min slots, a day is one slot per UTC
  * calendar day (slots are aligned to the Unix epoch, so a 86 400 s slot starts at UTC midnight).
- * The slot that straddles a rolling window's start still counts, so no rolling window ever admits
- * more than its limit (not even a burst straddling an edge), at the price of refusing for at most
- * one slot (1 s / 60 s) longer than strictly necessary.
+ * A slot of a rolling window counts until its latest request is a full window old (migration 005), so no
+ * rolling window ever admits more than its limit (not even a burst straddling an edge), and a refusal
+ * never asks for more than one window: a rolling minute at most 60 s, a rolling hour at most 3600 s.
  */
 export const PERIODS: Record<Period, { slotMs: number; windowMs: number }> = {
   minute: { slotMs: 1_000, windowMs: 60_000 },
   hour: { slotMs: 60_000, windowMs: 3_600_000 },
   day: { slotMs: 86_400_000, windowMs: 0 },
 };
+
+/** The largest limit the shared counters hold (Postgres int4); larger overrides are refused. */
+export const MAX_REQUEST_LIMIT = 2_147_483_647;
 
 export interface LimitWindow {
   scope: LimitScope;
@@ -50,6 +53,12 @@ export interface LimitSubject {
   overrides: LimitOverrides;
 }
 
+/**
+ * A stored limit above what the counters hold (written before the admin API refused such values) is the
+ * largest one they do hold: it never refuses anything either, and the admission statement still runs.
+ */
+const fitting = (limit: number) => Math.min(limit, MAX_REQUEST_LIMIT);
+
 /** Every window that applies to a request: the key's own (optional) and its organization's. */
 export function windowsFor(s: LimitSubject): LimitWindow[] {
   const org = effectiveOrgLimits(s.plan, s.overrides);
@@ -60,10 +69,17 @@ export function windowsFor(s: LimitSubject): LimitWindow[] {
     ['day', s.keyLimits.perDay],
   ];
   for (const [period, limit] of keyPeriods) {
-    if (limit !== undefined) windows.push({ scope: 'key', period, limit, bucket: `k:${s.keyId}:${period}` });
+    if (limit !== undefined) {
+      windows.push({ scope: 'key', period, limit: fitting(limit), bucket: `k:${s.keyId}:${period}` });
+    }
   }
-  windows.push({ scope: 'org', period: 'minute', limit: org.perMinute, bucket: `o:${s.orgId}:minute` });
-  windows.push({ scope: 'org', period: 'day', limit: org.perDay, bucket: `o:${s.orgId}:day` });
+  windows.push({
+    scope: 'org',
+    period: 'minute',
+    limit: fitting(org.perMinute),
+    bucket: `o:${s.orgId}:minute`,
+  });
+  windows.push({ scope: 'org', period: 'day', limit: fitting(org.perDay), bucket: `o:${s.orgId}:day` });
   return windows;
 }
 
@@ -93,31 +109,43 @@ export function counterWindow(w: LimitWindow, now: Date): CounterWindow {
     bucket: w.bucket,
     slotStart: new Date(slotStart),
     from: new Date(t - windowMs - slotMs),
-    expiresAt: new Date(slotStart + slotMs + windowMs),
+    expiresAt: latestExpiry(w.period, now),
     limit: w.limit,
   };
 }
 
-/** When a slot stops counting: its end plus the window length. */
-export function slotExpiry(period: Period, slotStart: Date): Date {
+/**
+ * When a request made at `now` stops counting: a window later for a rolling window, the next UTC
+ * midnight for a day. Nothing counted at `now` stops counting later than this (it was made earlier).
+ */
+export function latestExpiry(period: Period, now: Date): Date {
   const { slotMs, windowMs } = PERIODS[period];
-  return new Date(slotStart.getTime() + slotMs + windowMs);
+  const t = now.getTime();
+  return new Date(windowMs > 0 ? t + windowMs : (Math.floor(t / slotMs) + 1) * slotMs);
 }
 
 export interface WindowState extends LimitWindow {
   used: number;
   remaining: number;
-  /** when capacity next frees up (the oldest counted slot expires); next UTC midnight for a day */
+  /** when capacity next frees up (the earliest counted expiry); next UTC midnight for a day */
   resetAt: Date;
   /** for a full window: when it admits again */
   retryAt: Date | null;
 }
 
+/**
+ * A window's state from the store's counts. Times are capped at `latestExpiry(now)`: a stored expiry is
+ * later only when another process's clock runs ahead of this one's (by that skew) or the row was written
+ * before migration 005 (by at most one slot, during the upgrade). The cap keeps Retry-After within one
+ * window (a day: within the seconds to midnight); in those two cases a retry at that time may be refused
+ * once more, with a fresh Retry-After.
+ */
 export function windowState(w: LimitWindow, count: WindowCount, now: Date): WindowState {
-  const currentSlot = counterWindow(w, now).slotStart;
-  const resetAt = slotExpiry(w.period, count.oldest ?? currentSlot);
+  const latest = latestExpiry(w.period, now);
+  const capped = (d: Date | null) => (d === null || d > latest ? latest : d);
+  const resetAt = capped(count.resetAt);
   const full = count.used >= w.limit;
-  const retryAt = full ? slotExpiry(w.period, count.release ?? count.oldest ?? currentSlot) : null;
+  const retryAt = full ? capped(count.retryAt ?? count.resetAt) : null;
   return { ...w, used: count.used, remaining: Math.max(0, w.limit - count.used), resetAt, retryAt };
 }
 

@@ -92,6 +92,8 @@ export interface KeyRow {
   revokedAt: Date | null;
   lastUsedAt: Date | null;
   lastLimitedAt: Date | null;
+  /** until when the key's last refusal holds (its retry time) */
+  limitedUntil: Date | null;
   usageCount: number;
   previousExpiresAt: Date | null;
   createdAt: Date;
@@ -101,7 +103,7 @@ export const KEY_COLUMNS = (sql: Queryable) => sql`
   id, org_id AS "orgId", owner_member_id AS "ownerMemberId", name, summary, scopes,
   prompt_ids AS "promptIds", rate_limits AS "rateLimits", allowed_origins AS "allowedOrigins",
   expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt",
-  last_limited_at AS "lastLimitedAt", usage_count AS "usageCount",
+  last_limited_at AS "lastLimitedAt", limited_until AS "limitedUntil", usage_count AS "usageCount",
   previous_expires_at AS "previousExpiresAt", created_at AS "createdAt"`;
 
 export async function insertKey(sql: Queryable, k: NewKey): Promise<KeyRow> {
@@ -213,7 +215,9 @@ export interface KeyUsageDelta {
   /** admitted requests since the last flush */
   count: number;
   lastUsedAt: Date | null;
+  /** the latest refusal (429) since the last flush, and until when it holds */
   lastLimitedAt: Date | null;
+  limitedUntil: Date | null;
 }
 
 /** One UPDATE for a whole batch of per-key usage (the api flushes about once a second). */
@@ -223,13 +227,15 @@ export async function applyKeyUsage(sql: Queryable, deltas: KeyUsageDelta[]): Pr
     UPDATE api_keys k SET
       usage_count = k.usage_count + v.n,
       last_used_at = GREATEST(k.last_used_at, v.used_at),
-      last_limited_at = GREATEST(k.last_limited_at, v.limited_at)
+      last_limited_at = GREATEST(k.last_limited_at, v.limited_at),
+      limited_until = GREATEST(k.limited_until, v.limited_until)
     FROM unnest(
       ${deltas.map((d) => d.keyId)}::text[],
       ${deltas.map((d) => d.count)}::bigint[],
       ${deltas.map((d) => d.lastUsedAt?.toISOString() ?? null)}::timestamptz[],
-      ${deltas.map((d) => d.lastLimitedAt?.toISOString() ?? null)}::timestamptz[]
-    ) AS v(id, n, used_at, limited_at)
+      ${deltas.map((d) => d.lastLimitedAt?.toISOString() ?? null)}::timestamptz[],
+      ${deltas.map((d) => d.limitedUntil?.toISOString() ?? null)}::timestamptz[]
+    ) AS v(id, n, used_at, limited_at, limited_until)
     WHERE k.id = v.id`;
 }
 

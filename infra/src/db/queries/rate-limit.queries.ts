@@ -1,13 +1,17 @@
 import type { Queryable } from '../client.ts';
 
-/** One window of one request: a bucket of fixed-size slots (see migration 002_rate_limits.sql). */
+/**
+ * One window of one request: a bucket of fixed-size slots (see migrations 002_rate_limits.sql and
+ * 005_limits_hardening.sql).
+ */
 export interface CounterWindow {
   bucket: string;
   /** start of the slot `now` falls in (where the request is recorded) */
   slotStart: Date;
-  /** slots starting after this instant (exclusive) count, later ones included */
+  /** slots starting after this instant (exclusive) may count, later ones included (the index range) */
   from: Date;
-  /** when the current slot stops counting */
+  /** when this request stops counting (now + window; the next UTC midnight for a day); its slot counts
+   * until the latest such instant of its requests */
   expiresAt: Date;
   limit: number;
 }
@@ -15,10 +19,10 @@ export interface CounterWindow {
 export interface WindowCount {
   /** count after this decision (incremented when admitted) */
   used: number;
-  /** oldest slot that still counts; null when the window is empty */
-  oldest: Date | null;
-  /** for a full window: the slot whose expiry brings it back under its limit */
-  release: Date | null;
+  /** when capacity next frees up: the earliest expiry that still counts; null when the window is empty */
+  resetAt: Date | null;
+  /** for a full window: when it admits again; null otherwise */
+  retryAt: Date | null;
 }
 
 export interface AdmitResult {
@@ -29,17 +33,19 @@ export interface AdmitResult {
 /**
  * Atomically checks every window and increments all of them or none, in one round trip (one call
  * of promptmill_rate_limit_admit). `lock` groups the windows that must be serialized together:
- * the organization id.
+ * the organization id. `now` is the decision's clock (a slot counts while its expiry is after it).
  */
 export async function admitRequest(
   sql: Queryable,
   lock: string,
+  now: Date,
   windows: CounterWindow[],
 ): Promise<AdmitResult> {
   if (windows.length === 0) return { admitted: true, windows: [] };
-  const rows = await sql<(WindowCount & { admitted: boolean })[]>`
-    SELECT used, oldest, release, admitted FROM promptmill_rate_limit_admit(
+  const rows = await sql<{ used: number; reset_at: Date | null; retry_at: Date | null; admitted: boolean }[]>`
+    SELECT used, reset_at, retry_at, admitted FROM promptmill_rate_limit_admit(
       ${lock},
+      ${now.toISOString()}::timestamptz,
       ${windows.map((w) => w.bucket)}::text[],
       ${windows.map((w) => w.slotStart.toISOString())}::timestamptz[],
       ${windows.map((w) => w.from.toISOString())}::timestamptz[],
@@ -47,22 +53,23 @@ export async function admitRequest(
       ${windows.map((w) => w.limit)}::integer[])`;
   return {
     admitted: rows[0]?.admitted ?? true,
-    windows: rows.map((r) => ({ used: r.used, oldest: r.oldest, release: r.release })),
+    windows: rows.map((r) => ({ used: r.used, resetAt: r.reset_at, retryAt: r.retry_at })),
   };
 }
 
 /** Current counts without admitting anything (GET /v1/me). */
 export async function peekCounters(
   sql: Queryable,
-  windows: Pick<CounterWindow, 'bucket' | 'slotStart' | 'from'>[],
-): Promise<Pick<WindowCount, 'used' | 'oldest'>[]> {
+  now: Date,
+  windows: Pick<CounterWindow, 'bucket' | 'from'>[],
+): Promise<Pick<WindowCount, 'used' | 'resetAt'>[]> {
   if (windows.length === 0) return [];
-  const rows = await sql<Pick<WindowCount, 'used' | 'oldest'>[]>`
-    SELECT used, oldest FROM promptmill_rate_limit_peek(
+  const rows = await sql<{ used: number; reset_at: Date | null }[]>`
+    SELECT used, reset_at FROM promptmill_rate_limit_peek(
+      ${now.toISOString()}::timestamptz,
       ${windows.map((w) => w.bucket)}::text[],
-      ${windows.map((w) => w.slotStart.toISOString())}::timestamptz[],
       ${windows.map((w) => w.from.toISOString())}::timestamptz[])`;
-  return rows.map((r) => ({ used: r.used, oldest: r.oldest }));
+  return rows.map((r) => ({ used: r.used, resetAt: r.reset_at }));
 }
 
 /**
