@@ -14,12 +14,13 @@ import {
 import { z } from 'zod';
 import { generateApiKey } from '../auth/api-key.ts';
 import { AppError } from '../http/app-error.ts';
+import { positiveInt32 } from '../http/zod-primitives.ts';
 import { effectiveOrgLimits } from '../limits/windows.ts';
 
 const limitOverridesSchema = z
   .object({
-    perMinute: z.number().int().min(1).optional(),
-    perDay: z.number().int().min(1).optional(),
+    perMinute: positiveInt32().optional(),
+    perDay: positiveInt32().optional(),
   })
   .strict();
 
