@@ -17,6 +17,7 @@ import { mountRoutes, type RouteDef } from './http/define-route.ts';
 import { docsAssets, docsRoutes } from './http/docs.routes.ts';
 import { errorHandler, notFoundHandler, useSeedErrorShape } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
+import { jsonBody } from './http/json-body.ts';
 import { type ApiMetrics, httpMetrics } from './http/metrics.ts';
 import { openApiDocument } from './http/openapi.ts';
 import { requestId } from './http/request-id.ts';
@@ -172,7 +173,7 @@ export function createApp(deps: AppDeps): App {
     useSeedErrorShape(),
   );
   app.use(requireJsonBody((path) => path === '/oauth/token'));
-  app.use(express.json({ limit: env.MAX_BODY_BYTES, strict: false }));
+  app.use(jsonBody(env.MAX_BODY_BYTES));
 
   app.use('/admin/v1', requireAdminToken(env.ADMIN_TOKEN));
   app.use(mountRoutes(Router(), admin));

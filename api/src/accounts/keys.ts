@@ -19,6 +19,7 @@ import { isBareOrigin, normalizeOrigin } from '../auth/origin.ts';
 import { hasScope, SCOPES, type Scope } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
+import { isoDate, isoDateTime } from '../http/zod-primitives.ts';
 
 const DAY_MS = 86_400_000;
 const MAX_GRACE_SECONDS = 30 * 86_400;
@@ -41,13 +42,9 @@ const originSchema = z
 
 /** `never`, `30d`, `90d`, or an ISO date / date-time in the future. */
 export const expiresInSchema = z
-  .union([
-    z.literal('never'),
-    z.literal('30d'),
-    z.literal('90d'),
-    z.iso.date(),
-    z.iso.datetime({ offset: true }),
-  ])
+  .union([z.literal('never'), z.literal('30d'), z.literal('90d'), isoDate(), isoDateTime()], {
+    error: 'must be never, 30d, 90d, or an ISO-8601 date or date-time between 1970 and 9999',
+  })
   .describe('`never`, `30d`, `90d`, or an ISO-8601 date or date-time');
 
 const scopeListSchema = z.array(z.enum(SCOPES)).min(1).max(SCOPES.length);

@@ -14,14 +14,14 @@ import {
 import { z } from 'zod';
 import { generateApiKey } from '../auth/api-key.ts';
 import { AppError } from '../http/app-error.ts';
-import { effectiveOrgLimits, MAX_REQUEST_LIMIT } from '../limits/windows.ts';
+import { positiveInt32 } from '../http/zod-primitives.ts';
+import { effectiveOrgLimits } from '../limits/windows.ts';
 
 // the shared counters are int4: a larger limit cannot be counted to (it used to switch the org's limits off)
-const requestLimitSchema = z.number().int().min(1).max(MAX_REQUEST_LIMIT);
 const limitOverridesSchema = z
   .object({
-    perMinute: requestLimitSchema.optional(),
-    perDay: requestLimitSchema.optional(),
+    perMinute: positiveInt32().optional(),
+    perDay: positiveInt32().optional(),
   })
   .strict();
 

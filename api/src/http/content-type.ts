@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
 import { AppError } from './app-error.ts';
 
-function hasBody(req: Parameters<RequestHandler>[0]): boolean {
+/** Whether the request carries a body (a length above 0 or a chunked one). */
+export function hasBody(req: Parameters<RequestHandler>[0]): boolean {
   const length = req.get('content-length');
   return (length !== undefined && length !== '0') || req.get('transfer-encoding') !== undefined;
 }

@@ -6,6 +6,7 @@ import { requireScope, type Scope } from '../auth/scopes.ts';
 import { AppError, type ErrorDetail } from './app-error.ts';
 import { zodDetails } from './error-handler.ts';
 import type { HttpMethod, OperationDoc } from './openapi.ts';
+import { unstorableStrings } from './safe-input.ts';
 
 type Infer<S> = S extends z.ZodType ? z.output<S> : undefined;
 
@@ -65,21 +66,31 @@ export function servedPaths(path: string): string[] {
 
 type InvalidInput = (details: ErrorDetail[]) => Error;
 
+function invalidInput(details: ErrorDetail[], seedShape: boolean, invalid?: InvalidInput): Error {
+  if (invalid) return invalid(details);
+  // the seed's error body has no `details`: its message names the fields itself
+  const message = seedShape
+    ? `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`
+    : 'Invalid request parameters';
+  return new AppError('VALIDATION_ERROR', message, { details });
+}
+
+/**
+ * Parses one part of the request (path params, query or body). Strings the database could not store
+ * (NUL, lone surrogates; object keys included) are refused first, wherever they are, so no schema has to
+ * remember them.
+ */
 function parseWith<S extends z.ZodType>(
   schema: S,
   value: unknown,
   seedShape: boolean,
   invalid?: InvalidInput,
 ): z.output<S> {
+  const unstorable = unstorableStrings(value);
+  if (unstorable.length > 0) throw invalidInput(unstorable, seedShape, invalid);
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const details = zodDetails(parsed.error);
-  if (invalid) throw invalid(details);
-  // the seed's error body has no `details`: its message names the fields itself
-  const message = seedShape
-    ? `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`
-    : 'Invalid request parameters';
-  throw new AppError('VALIDATION_ERROR', message, { details });
+  throw invalidInput(zodDetails(parsed.error), seedShape, invalid);
 }
 
 export function defineRoute<

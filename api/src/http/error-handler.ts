@@ -24,6 +24,18 @@ function isBodyParserError(err: unknown): err is BodyParserError {
   return typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string';
 }
 
+/** A gzip/deflate/br stream that does not decode: body-parser passes zlib's error on as a 400. */
+function isBodyDecodeError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const { status, errno } = err as { status?: unknown; errno?: unknown };
+  return status === 400 && typeof errno === 'number';
+}
+
+/** The router could not percent-decode a path parameter (`/v1/prompts/%E0%A4%A`). */
+function isPathDecodeError(err: unknown): boolean {
+  return err instanceof URIError && (err as { status?: unknown }).status === 400;
+}
+
 /** Anything thrown → AppError; unknown errors become a 500 that leaks nothing. */
 export function toAppError(err: unknown, maxBodyBytes: number): AppError {
   if (err instanceof AppError) return err;
@@ -39,6 +51,13 @@ export function toAppError(err: unknown, maxBodyBytes: number): AppError {
     if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
       return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported request body encoding');
     }
+  }
+  if (isBodyDecodeError(err)) return new AppError('INVALID_JSON', 'Request body could not be decoded');
+  if (isPathDecodeError(err)) {
+    const message = 'must be valid percent-encoded UTF-8';
+    return new AppError('VALIDATION_ERROR', `Invalid request path: ${message}`, {
+      details: [{ field: 'path', message }],
+    });
   }
   return new AppError('INTERNAL_ERROR', 'Internal server error');
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { positiveInt32Param } from './zod-primitives.ts';
 
 /** `page` 1-based (default 1); `per_page` default 20, max 100 (larger → 400 VALIDATION_ERROR). */
 export const paginationQuerySchema = z.object({
-  page: z.coerce.number().int().min(1).default(1),
+  page: positiveInt32Param().default(1),
   per_page: z.coerce.number().int().min(1).max(100, 'per_page must be at most 100').default(20),
 });
 

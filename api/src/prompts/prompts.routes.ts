@@ -4,6 +4,7 @@ import { defineRoute, type RouteDef, rejectMethods } from '../http/define-route.
 import { sendCacheable } from '../http/etag.ts';
 import { many, one } from '../http/openapi.ts';
 import { paginationQuerySchema, toPage } from '../http/pagination.ts';
+import { positiveInt32Param } from '../http/zod-primitives.ts';
 import type { PromptDeps } from './deps.ts';
 import { listPromptLabels, moveLabel, removeLabel } from './labels.ts';
 import {
@@ -27,7 +28,7 @@ const promptParams = z.object({
   idOrName: z.string().min(1).meta({ description: 'A prompt id (pmt_…) or its name' }),
 });
 const versionParams = promptParams.extend({
-  n: z.coerce.number().int().min(1).meta({ description: 'Version number (1, 2, 3…)' }),
+  n: positiveInt32Param().meta({ description: 'Version number (1, 2, 3…)' }),
 });
 const labelParams = promptParams.extend({ label: labelSchema });
 const listQuery = paginationQuerySchema.extend(listPromptsQuerySchema.shape);

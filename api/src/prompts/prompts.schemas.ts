@@ -1,6 +1,7 @@
 import type { PromptRow, VersionRow } from '@promptmill/infra/db';
 import { chatMessageSchema, modelParamsSchema } from '@promptmill/workflows';
 import { z } from 'zod';
+import { positiveInt32 } from '../http/zod-primitives.ts';
 
 // Request and response shapes of the prompt registry (the routes validate with these and document
 // them in OpenAPI).
@@ -100,7 +101,7 @@ export type CreateVersionInput = z.infer<typeof createVersionSchema>;
 
 export const renderBodySchema = z
   .object({
-    version: z.number().int().min(1).optional(),
+    version: positiveInt32().optional(),
     label: labelSchema.optional(),
     variables: z.record(z.string(), z.unknown()).default({}),
   })
@@ -111,7 +112,7 @@ export const renderBodySchema = z
   });
 export type RenderBody = z.infer<typeof renderBodySchema>;
 
-export const moveLabelBodySchema = z.object({ version: z.number().int().min(1) }).strict();
+export const moveLabelBodySchema = z.object({ version: positiveInt32() }).strict();
 
 // ---------------------------------------------------------------------------------------------
 // Response shapes.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { paginationQuerySchema } from '../http/pagination.ts';
+import { isoDateTime, positiveInt32 } from '../http/zod-primitives.ts';
 
 // Request and response shapes of runs (async, sync, agents), validated and documented from here.
 
@@ -9,7 +10,7 @@ const MAX_METADATA_BYTES = 16_384;
 export const createRunBodySchema = z
   .object({
     prompt: z.string().trim().min(1).max(200).openapi({ description: 'Prompt id (`pmt_…`) or name' }),
-    version: z.number().int().min(1).optional(),
+    version: positiveInt32().optional(),
     label: z.string().min(1).max(50).optional().openapi({ description: 'Default: `production`' }),
     variables: z.record(z.string(), z.unknown()).default({}),
     metadata: z
@@ -38,13 +39,11 @@ export const runIdParamsSchema = z.object({ id: z.string().min(1).max(200) });
 export const listRunsQuerySchema = paginationQuerySchema.extend({
   status: z.enum(RUN_STATUSES).optional(),
   prompt: z.string().min(1).max(200).optional().openapi({ description: 'Prompt id or name' }),
-  from: z.iso
-    .datetime({ offset: true })
+  from: isoDateTime()
     .transform((v) => new Date(v))
     .optional()
     .openapi({ description: 'Created at or after (ISO-8601)' }),
-  to: z.iso
-    .datetime({ offset: true })
+  to: isoDateTime()
     .transform((v) => new Date(v))
     .optional()
     .openapi({ description: 'Created before (ISO-8601)' }),
@@ -97,7 +96,7 @@ export const syncRunBodySchema = z
     promptName: z.string().trim().min(1).max(200),
     variables: z.record(z.string(), z.unknown()).default({}),
     stream: z.boolean().default(false),
-    version: z.number().int().min(1).optional(),
+    version: positiveInt32().optional(),
     label: z.string().min(1).max(50).optional(),
   })
   .strict();
