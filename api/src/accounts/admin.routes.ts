@@ -6,7 +6,9 @@ import type { AdjustableClock } from '../http/clock.ts';
 import { defineRoute, type RouteDef } from '../http/define-route.ts';
 import { one } from '../http/openapi.ts';
 import type { AccountDeps } from './deps.ts';
-import { toKeyView } from './keys.ts';
+import { createdKeySchema, toKeyView } from './keys.ts';
+import { memberViewSchema, toMemberView } from './members.ts';
+import { mintOwnerKey, mintOwnerKeySchema, unsuspendOrgMember } from './operator.ts';
 import {
   createOrgSchema,
   createOrgWithFirstKey,
@@ -34,6 +36,7 @@ export function requireAdminToken(adminToken: string | undefined): RequestHandle
 }
 
 const params = z.object({ id: z.string().min(1).max(100) });
+const memberParams = z.object({ id: z.string().min(1).max(100), memberId: z.string().min(1).max(100) });
 const orgViewSchema = z
   .object({
     id: z.string(),
@@ -123,6 +126,46 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
       responses: { 200: { description: 'The organization', schema: one(orgViewSchema) } },
       handler: async ({ res, params: { id }, body }) => {
         res.json({ data: toOrgView(await patchOrg(sql, id, body)) });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/v1/orgs/:id/keys',
+      summary:
+        "Restore access: a new admin key (all scopes, no restriction or limit) owned by the organization's owner",
+      tag: TAG,
+      auth: 'admin',
+      params,
+      body: mintOwnerKeySchema,
+      responses: {
+        201: {
+          description: '`data.key` is the only copy of the secret (`Cache-Control: no-store`)',
+          schema: one(createdKeySchema),
+        },
+        404: { description: 'ORG_NOT_FOUND' },
+        409: { description: 'INVALID_STATE: the owner is suspended (unsuspend first)' },
+      },
+      handler: async ({ res, params: { id }, body }) => {
+        const { key: secret, ...key } = await mintOwnerKey(sql, id, body);
+        res
+          .status(201)
+          .setHeader('Cache-Control', 'no-store')
+          .json({ data: { ...toKeyView(key, clock()), key: secret } });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/v1/orgs/:id/members/:memberId/unsuspend',
+      summary: "Restore access: lift a member's suspension, the owner's included (idempotent)",
+      tag: TAG,
+      auth: 'admin',
+      params: memberParams,
+      responses: {
+        200: { description: 'The member', schema: one(memberViewSchema) },
+        404: { description: 'ORG_NOT_FOUND or MEMBER_NOT_FOUND' },
+      },
+      handler: async ({ res, params: { id, memberId } }) => {
+        res.json({ data: toMemberView(await unsuspendOrgMember(sql, id, memberId)) });
       },
     }),
   ];
