@@ -75,6 +75,8 @@ export async function insertRun(sql: Queryable, r: NewRun): Promise<boolean> {
 
 export interface IdempotentRun {
   id: string;
+  /** a replay is shown only to keys that may use this prompt */
+  promptId: string;
   status: RunStatus;
   requestHash: string | null;
   /** older than the dedupe window: the key may be reused */
@@ -88,7 +90,7 @@ export async function findRunByIdempotencyKey(
   ttlSeconds: number,
 ): Promise<IdempotentRun | undefined> {
   const [row] = await sql<IdempotentRun[]>`
-    SELECT id, status, request_hash AS "requestHash",
+    SELECT id, prompt_id AS "promptId", status, request_hash AS "requestHash",
            created_at < now() - make_interval(secs => ${ttlSeconds}) AS "isExpired"
     FROM runs WHERE org_id = ${orgId} AND idempotency_key = ${key}`;
   return row;
