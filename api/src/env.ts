@@ -46,6 +46,8 @@ export const apiEnvSchema = z
     GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
     /** How often each api process deletes expired rate-limit counter rows. */
     RATE_LIMIT_CLEANUP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+    /** How often each api process deletes expired identical-request cache rows (in batches of 1,000). */
+    RUN_CACHE_PURGE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     /** How often per-key usage_count / last_used_at are flushed (batched; listings lag by this much). */
     USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     /** HMAC secret for OAuth2 access tokens; unset = random per process, so tokens only work on the process that issued them: set one shared value when running several api processes. */

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError } from '../http/app-error.ts';
@@ -18,17 +18,20 @@ import {
   toOrgView,
 } from './orgs.ts';
 
-function constantTimeEquals(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
+// Both sides are MACed with a per-process key before the constant-time compare: equal-length
+// digests, so neither the token's content nor its length shows in the timing.
+const COMPARE_KEY = randomBytes(32);
+const digest = (value: string) => createHmac('sha256', COMPARE_KEY).update(value).digest();
+
+export function isAdminToken(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** Everything under /admin/v1 needs `Authorization: Bearer $ADMIN_TOKEN`; without ADMIN_TOKEN the operator API is off. */
 export function requireAdminToken(adminToken: string | undefined): RequestHandler {
   return (req, _res, next) => {
     const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    if (!adminToken || !match?.[1] || !constantTimeEquals(match[1], adminToken)) {
+    if (!adminToken || !match?.[1] || !isAdminToken(match[1], adminToken)) {
       throw new AppError('UNAUTHORIZED', 'Invalid admin token');
     }
     next();
@@ -80,7 +83,7 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
       body: createOrgSchema,
       responses: {
         201: {
-          description: '`data.key.key` is the first key’s secret, shown once',
+          description: '`data.key.key` is the first key’s secret, shown once (`Cache-Control: no-store`)',
           schema: one(
             z.object({
               org: orgViewSchema,
@@ -93,13 +96,16 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
       handler: async ({ res, body }) => {
         const created = await createOrgWithFirstKey(sql, body);
         const { key: secret, ...key } = created.key;
-        res.status(201).json({
-          data: {
-            org: toOrgView(created.org),
-            owner: created.owner,
-            key: { ...toKeyView(key, clock()), key: secret },
-          },
-        });
+        res
+          .status(201)
+          .setHeader('Cache-Control', 'no-store')
+          .json({
+            data: {
+              org: toOrgView(created.org),
+              owner: created.owner,
+              key: { ...toKeyView(key, clock()), key: secret },
+            },
+          });
       },
     }),
     defineRoute({

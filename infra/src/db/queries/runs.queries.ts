@@ -191,3 +191,17 @@ export async function markRunRunning(sql: Queryable, runId: string): Promise<voi
   await sql`UPDATE runs SET status = 'running', started_at = COALESCE(started_at, now())
             WHERE id = ${runId} AND status = 'queued'`;
 }
+
+/**
+ * Deletes up to `batch` expired identical-request cache rows, oldest expiry first; rows another
+ * process is deleting are skipped, not waited for. Returns how many went. Small batches keep each
+ * statement short however large the backlog (migration 007 indexes expires_at).
+ */
+export async function deleteExpiredRunCache(sql: Queryable, batch = 1000): Promise<number> {
+  const result = await sql`
+    DELETE FROM run_cache WHERE cache_key IN (
+      SELECT cache_key FROM run_cache WHERE expires_at <= now()
+      ORDER BY expires_at LIMIT ${batch}
+      FOR UPDATE SKIP LOCKED)`;
+  return result.count;
+}
