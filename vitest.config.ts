@@ -6,7 +6,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{api,workers,workflows,infra}/src/**/*.test.ts', 'infra/dev/src/**/*.test.ts'],
+          include: [
+            '{api,workers,workflows,infra}/src/**/*.test.ts',
+            'infra/dev/src/**/*.test.ts',
+            // reads the production compose file and gateway config (no Docker engine needed)
+            'test/deploy/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },

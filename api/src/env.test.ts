@@ -28,6 +28,22 @@ describe('api env', () => {
     );
   });
 
+  it('an empty secret is refused with its own message (compose passes VAR:- defaults as empty), a short one too', () => {
+    const base = { DATABASE_URL: 'postgres://x@h/db' };
+    expect(() => loadApiEnv({ ...base, ADMIN_TOKEN: '' })).toThrow(
+      /ADMIN_TOKEN: ADMIN_TOKEN is set but empty: give it a value of at least 16 characters, or leave it out \(the operator API is then off\)/,
+    );
+    expect(() => loadApiEnv({ ...base, TOKEN_SIGNING_SECRET: '' })).toThrow(
+      /TOKEN_SIGNING_SECRET is set but empty: give it a value of at least 32 characters/,
+    );
+    expect(() => loadApiEnv({ ...base, TOKEN_SIGNING_SECRET: 'short' })).toThrow(
+      /TOKEN_SIGNING_SECRET must be at least 32 characters/,
+    );
+    const env = loadApiEnv({ ...base, ADMIN_TOKEN: 'a'.repeat(16), TOKEN_SIGNING_SECRET: 's'.repeat(32) });
+    expect(env).toMatchObject({ ADMIN_TOKEN: 'a'.repeat(16), TOKEN_SIGNING_SECRET: 's'.repeat(32) });
+    expect(loadApiEnv(base).TOKEN_SIGNING_SECRET).toBeUndefined();
+  });
+
   it('the README configuration table lists every api and worker variable', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const names = [...Object.keys(apiEnvSchema.shape), ...Object.keys(workerEnvSchema.shape)];

@@ -3,6 +3,7 @@ import {
   EnvError,
   logLevelSchema,
   parseEnv,
+  secretFromEnv,
   temporalEnvSchema,
 } from '@promptmill/infra/config';
 import { z } from 'zod';
@@ -18,7 +19,7 @@ export const apiEnvSchema = z
     /** Connections in this process's Postgres pool. */
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
     /** Bearer token for the operator API under /admin/v1; the admin API is off when unset. */
-    ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+    ADMIN_TOKEN: secretFromEnv('ADMIN_TOKEN', 16, 'the operator API is then off').optional(),
     /** Largest accepted request body, in bytes. */
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     /** How long a sync run waits for its result before 504 RUN_TIMEOUT (the run goes on). */
@@ -47,13 +48,16 @@ export const apiEnvSchema = z
     AUTH_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(30),
     /** How often each api process deletes expired rate-limit counter rows. */
     RATE_LIMIT_CLEANUP_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+    /** How often each api process deletes expired identical-request cache rows (in batches of 1,000). */
+    RUN_CACHE_PURGE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     /** How often per-key usage_count / last_used_at are flushed (batched; listings lag by this much). */
     USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
     /** HMAC secret for OAuth2 access tokens; unset = random per process, so tokens only work on the process that issued them: set one shared value when running several api processes. */
-    TOKEN_SIGNING_SECRET: z
-      .string()
-      .min(32, 'TOKEN_SIGNING_SECRET must be at least 32 characters')
-      .optional(),
+    TOKEN_SIGNING_SECRET: secretFromEnv(
+      'TOKEN_SIGNING_SECRET',
+      32,
+      'a random secret per process, so tokens work only where issued',
+    ).optional(),
     /** Lifetime of OAuth2 access tokens from POST /oauth/token (capped by the key's own expiry). */
     OAUTH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
     /** Test only (refused unless NODE_ENV=test): PUT /admin/v1/test-clock may shift this process's clock. */

@@ -304,13 +304,13 @@ describe('ETag and conditional GETs', () => {
     org = await bigOrg();
   });
 
-  it('GET carries a strong ETag, revalidation Cache-Control and Vary: Authorization; If-None-Match → 304', async () => {
+  it('GET carries a strong ETag, revalidation Cache-Control and Vary: Authorization, x-api-key; If-None-Match → 304', async () => {
     const p = await newPrompt(org.key);
     const first = await call('GET', `/v1/prompts/${p.id}`, { key: org.key });
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
     expect(first.headers.get('cache-control')).toBe('private, max-age=0, must-revalidate');
-    expect(first.headers.get('vary')).toBe('Authorization');
+    expect(first.headers.get('vary')).toBe('Authorization, x-api-key');
 
     // the same representation has the same tag, by id or by name
     const again = await call('GET', `/v1/prompts/${encodeURIComponent(p.name)}`, { key: org.key });
@@ -324,7 +324,7 @@ describe('ETag and conditional GETs', () => {
     expect(notModified.text).toBe('');
     expect(notModified.headers.get('etag')).toBe(etag);
     expect(notModified.headers.get('cache-control')).toBe('private, max-age=0, must-revalidate');
-    expect(notModified.headers.get('vary')).toBe('Authorization');
+    expect(notModified.headers.get('vary')).toBe('Authorization, x-api-key');
 
     const weak = await call('GET', `/v1/prompts/${p.id}`, {
       key: org.key,

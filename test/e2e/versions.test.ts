@@ -451,7 +451,7 @@ describe('reading versions', () => {
       const etag = res.headers.get('etag');
       expect(etag, path).toMatch(/^"[A-Za-z0-9_-]+"$/);
       expect(res.headers.get('cache-control')).toBe('private, max-age=0, must-revalidate');
-      expect(res.headers.get('vary')).toBe('Authorization');
+      expect(res.headers.get('vary')).toBe('Authorization, x-api-key');
       const cond = await call('GET', path, { key: org.key, headers: { 'if-none-match': etag! } });
       expect(cond.status, path).toBe(304);
       expect(cond.text).toBe('');

@@ -68,4 +68,11 @@ describe('loadWorkerEnv: provider settings', () => {
       /worker: invalid environment\n {2}Model 'm' is routed to provider 'ghost'/,
     );
   });
+
+  it('an empty OPENAI_API_KEY is refused with its own message, not read as unset', () => {
+    expect(() => loadWorkerEnv({ ...base, OPENAI_API_KEY: '' })).toThrow(
+      /OPENAI_API_KEY: OPENAI_API_KEY is set but empty: give it a value, or leave it out/,
+    );
+    expect(loadWorkerEnv({ ...base, OPENAI_API_KEY: 'sk-x' }).OPENAI_API_KEY).toBe('sk-x');
+  });
 });

@@ -1,4 +1,10 @@
-import { EnvError, logLevelSchema, parseEnv, temporalEnvSchema } from '@promptmill/infra/config';
+import {
+  EnvError,
+  logLevelSchema,
+  parseEnv,
+  secretFromEnv,
+  temporalEnvSchema,
+} from '@promptmill/infra/config';
 import { z } from 'zod';
 import {
   mergeProviderSettings,
@@ -31,7 +37,11 @@ export const workerEnvSchema = z
     /** Connections in this process's Postgres pool. */
     DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
     /** Key for the default OpenAI-compatible provider. Unset → the local stack starts the mock provider. */
-    OPENAI_API_KEY: z.string().min(1).optional(),
+    OPENAI_API_KEY: secretFromEnv(
+      'OPENAI_API_KEY',
+      1,
+      'the local stack then starts the mock provider',
+    ).optional(),
     /** Base URL of the default provider (any OpenAI-compatible server). */
     OPENAI_BASE_URL: z.string().url().default('https://api.openai.com/v1'),
     /**

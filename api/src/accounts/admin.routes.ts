@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { AppError } from '../http/app-error.ts';
@@ -7,7 +7,9 @@ import { defineRoute, type RouteDef } from '../http/define-route.ts';
 import { one } from '../http/openapi.ts';
 import { isoDateTime } from '../http/zod-primitives.ts';
 import type { AccountDeps } from './deps.ts';
-import { toKeyView } from './keys.ts';
+import { createdKeySchema, toKeyView } from './keys.ts';
+import { memberViewSchema, toMemberView } from './members.ts';
+import { mintOwnerKey, mintOwnerKeySchema, unsuspendOrgMember } from './operator.ts';
 import {
   createOrgSchema,
   createOrgWithFirstKey,
@@ -17,17 +19,20 @@ import {
   toOrgView,
 } from './orgs.ts';
 
-function constantTimeEquals(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
+// Both sides are MACed with a per-process key before the constant-time compare: equal-length
+// digests, so neither the token's content nor its length shows in the timing.
+const COMPARE_KEY = randomBytes(32);
+const digest = (value: string) => createHmac('sha256', COMPARE_KEY).update(value).digest();
+
+export function isAdminToken(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** Everything under /admin/v1 needs `Authorization: Bearer $ADMIN_TOKEN`; without ADMIN_TOKEN the operator API is off. */
 export function requireAdminToken(adminToken: string | undefined): RequestHandler {
   return (req, _res, next) => {
     const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    if (!adminToken || !match?.[1] || !constantTimeEquals(match[1], adminToken)) {
+    if (!adminToken || !match?.[1] || !isAdminToken(match[1], adminToken)) {
       throw new AppError('UNAUTHORIZED', 'Invalid admin token');
     }
     next();
@@ -35,6 +40,7 @@ export function requireAdminToken(adminToken: string | undefined): RequestHandle
 }
 
 const params = z.object({ id: z.string().min(1).max(100) });
+const memberParams = z.object({ id: z.string().min(1).max(100), memberId: z.string().min(1).max(100) });
 const orgViewSchema = z
   .object({
     id: z.string(),
@@ -83,7 +89,7 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
       body: createOrgSchema,
       responses: {
         201: {
-          description: '`data.key.key` is the first key’s secret, shown once',
+          description: '`data.key.key` is the first key’s secret, shown once (`Cache-Control: no-store`)',
           schema: one(
             z.object({
               org: orgViewSchema,
@@ -96,13 +102,16 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
       handler: async ({ res, body }) => {
         const created = await createOrgWithFirstKey(sql, body);
         const { key: secret, ...key } = created.key;
-        res.status(201).json({
-          data: {
-            org: toOrgView(created.org),
-            owner: created.owner,
-            key: { ...toKeyView(key, clock()), key: secret },
-          },
-        });
+        res
+          .status(201)
+          .setHeader('Cache-Control', 'no-store')
+          .json({
+            data: {
+              org: toOrgView(created.org),
+              owner: created.owner,
+              key: { ...toKeyView(key, clock()), key: secret },
+            },
+          });
       },
     }),
     defineRoute({
@@ -129,6 +138,46 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
       responses: { 200: { description: 'The organization', schema: one(orgViewSchema) } },
       handler: async ({ res, params: { id }, body }) => {
         res.json({ data: toOrgView(await patchOrg(sql, id, body)) });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/v1/orgs/:id/keys',
+      summary:
+        "Restore access: a new admin key (all scopes, no restriction or limit) owned by the organization's owner",
+      tag: TAG,
+      auth: 'admin',
+      params,
+      body: mintOwnerKeySchema,
+      responses: {
+        201: {
+          description: '`data.key` is the only copy of the secret (`Cache-Control: no-store`)',
+          schema: one(createdKeySchema),
+        },
+        404: { description: 'ORG_NOT_FOUND' },
+        409: { description: 'INVALID_STATE: the owner is suspended (unsuspend first)' },
+      },
+      handler: async ({ res, params: { id }, body }) => {
+        const { key: secret, ...key } = await mintOwnerKey(sql, id, body);
+        res
+          .status(201)
+          .setHeader('Cache-Control', 'no-store')
+          .json({ data: { ...toKeyView(key, clock()), key: secret } });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/v1/orgs/:id/members/:memberId/unsuspend',
+      summary: "Restore access: lift a member's suspension, the owner's included (idempotent)",
+      tag: TAG,
+      auth: 'admin',
+      params: memberParams,
+      responses: {
+        200: { description: 'The member', schema: one(memberViewSchema) },
+        404: { description: 'ORG_NOT_FOUND or MEMBER_NOT_FOUND' },
+      },
+      handler: async ({ res, params: { id, memberId } }) => {
+        res.json({ data: toMemberView(await unsuspendOrgMember(sql, id, memberId)) });
       },
     }),
   ];

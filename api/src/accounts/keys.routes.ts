@@ -22,7 +22,8 @@ const params = z.object({ id: z.string().min(1).max(100) });
 const keyBody = one(keyViewSchema.meta({ id: 'ApiKey' }));
 const createdKeyBody = one(createdKeySchema.meta({ id: 'ApiKeyWithSecret' }));
 const RIGHTS_403 = {
-  description: 'FORBIDDEN: the key lacks `keys:write`, or the target key has rights the caller does not have',
+  description:
+    "FORBIDDEN: the key lacks `keys:write`, presents a secret replaced by a rotation, the target key (or the key as changed) has rights the caller does not have (scopes, prompts, rate limits, expiry, origins), or the target's owner has a role not below the caller's owner",
 };
 const TAG = 'Keys';
 const scope = 'keys:write';
@@ -40,7 +41,10 @@ export function keyRoutes({ sql, clock }: AccountDeps): RouteDef[] {
       responses: {
         201: { description: 'Created; `data.key` is the only copy of the secret', schema: createdKeyBody },
         400: { description: 'VALIDATION_ERROR (e.g. an expiry in the past, an origin with a path)' },
-        403: { description: 'FORBIDDEN: a key cannot grant scopes or prompts it does not have' },
+        403: {
+          description:
+            'FORBIDDEN: a key cannot grant rights it does not have (scopes, prompts, rate limits, expiry, origins), create keys for a member whose role is not below its owner’s, or be a secret replaced by a rotation',
+        },
       },
       handler: async ({ res, body, auth }) => {
         const key = await createKey(sql, auth, body, now());

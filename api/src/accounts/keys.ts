@@ -7,6 +7,7 @@ import {
   type KeyPatch,
   type KeyRow,
   listKeys,
+  type MemberRow,
   revokeKey,
   rotateKeySecret,
   type Sql,
@@ -16,10 +17,12 @@ import { z } from 'zod';
 import { generateApiKey } from '../auth/api-key.ts';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { isBareOrigin, normalizeOrigin } from '../auth/origin.ts';
-import { hasScope, SCOPES, type Scope } from '../auth/scopes.ts';
+import { assertCurrentSecret, hasScope, SCOPES } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
 import { isoDate, isoDateTime } from '../http/zod-primitives.ts';
+import { assertWithinRights, type KeyRights } from './key-rights.ts';
+import { outranks } from './roles.ts';
 
 const DAY_MS = 86_400_000;
 const MAX_GRACE_SECONDS = 30 * 86_400;
@@ -58,9 +61,13 @@ export const createKeySchema = z
     promptIds: promptIdsSchema
       .optional()
       .describe("Restrict to these prompt ids; null = all; default: the calling key's"),
-    expiresIn: expiresInSchema.default('never'),
-    rateLimits: keyRateLimitsSchema.default({}),
-    allowedOrigins: allowedOriginsSchema.default(null),
+    expiresIn: expiresInSchema
+      .optional()
+      .describe("Default: the calling key's expiry (`never` if it has none)"),
+    rateLimits: keyRateLimitsSchema.optional().describe("Default: the calling key's rate limits"),
+    allowedOrigins: allowedOriginsSchema
+      .optional()
+      .describe("null = any origin; default: the calling key's allowed origins"),
     ownerId: z.string().min(1).max(100).optional().describe("Owner member; default: the calling key's owner"),
   })
   .strict();
@@ -166,21 +173,25 @@ export function resolveExpiry(expiresIn: z.infer<typeof expiresInSchema>, now: D
 
 const forbidden = (message: string) => new AppError('FORBIDDEN', message);
 
-/** A key may only hand out (or manage keys with) rights it has itself. */
-function assertWithinRights(
-  auth: AuthContext,
-  target: { scopes: readonly string[]; promptIds: readonly string[] | null },
-): void {
-  const missing = target.scopes.filter((s) => !hasScope(auth.key.scopes, s as Scope));
-  if (missing.length > 0) {
-    throw forbidden(`This API key cannot grant or manage scopes it does not have: ${missing.join(', ')}`);
+/**
+ * Keys belong to their owner member: a key manages keys of its own owner, and of members whose role
+ * is below its owner's (an admin's key cannot take over the owner's keys, nor another admin's).
+ */
+function assertMayActFor(auth: AuthContext, owner: MemberRow): void {
+  if (owner.id !== auth.member.id && !outranks(auth.member.role, owner.role)) {
+    throw forbidden(
+      `This API key cannot manage keys of a member whose role (${owner.role}) is not below its owner's (${auth.member.role})`,
+    );
   }
-  if (auth.key.promptIds) {
-    const callerPrompts = auth.key.promptIds;
-    if (!target.promptIds || target.promptIds.some((p) => !callerPrompts.includes(p))) {
-      throw forbidden('This API key is restricted to some prompts and cannot grant access to others');
-    }
-  }
+}
+
+/** A key may rotate, edit or revoke only keys no more permissive than itself, of members it may act for. */
+async function assertMayManage(sql: Sql, auth: AuthContext, key: KeyRow): Promise<void> {
+  assertWithinRights(auth, key);
+  if (key.ownerMemberId === auth.member.id) return;
+  // a removed member's keys are revoked; there is no one left to protect
+  const owner = await findMember(sql, auth.org.id, key.ownerMemberId);
+  if (owner) assertMayActFor(auth, owner);
 }
 
 async function assertPromptsExist(sql: Sql, orgId: string, promptIds: readonly string[] | null | undefined) {
@@ -205,16 +216,24 @@ export async function createKey(
   input: CreateKeyInput,
   now: Date,
 ): Promise<KeyView & { key: string }> {
-  const scopes = input.scopes ?? auth.key.scopes;
-  const promptIds = input.promptIds !== undefined ? input.promptIds : auth.key.promptIds;
-  assertWithinRights(auth, { scopes, promptIds });
-  await assertPromptsExist(sql, auth.org.id, promptIds);
+  assertCurrentSecret(auth);
+  // what the request leaves out is the calling key's own: a child never silently widens
+  const rights: KeyRights = {
+    scopes: input.scopes ?? auth.key.scopes,
+    promptIds: input.promptIds !== undefined ? input.promptIds : auth.key.promptIds,
+    rateLimits: input.rateLimits ?? auth.key.rateLimits,
+    allowedOrigins: input.allowedOrigins !== undefined ? input.allowedOrigins : auth.key.allowedOrigins,
+    expiresAt: input.expiresIn !== undefined ? resolveExpiry(input.expiresIn, now) : auth.key.expiresAt,
+  };
+  assertWithinRights(auth, rights);
+  await assertPromptsExist(sql, auth.org.id, rights.promptIds);
   let ownerId = auth.member.id;
   if (input.ownerId !== undefined && input.ownerId !== auth.member.id) {
     if (!hasScope(auth.key.scopes, 'admin'))
       throw forbidden('Only an admin key may create keys for another member');
     const owner = await findMember(sql, auth.org.id, input.ownerId);
     if (!owner) throw new AppError('MEMBER_NOT_FOUND', `Member '${input.ownerId}' not found`);
+    assertMayActFor(auth, owner);
     ownerId = owner.id;
   }
   const generated = generateApiKey();
@@ -225,11 +244,11 @@ export async function createKey(
     name: input.name,
     hash: generated.hash,
     summary: generated.summary,
-    scopes: [...new Set(scopes)],
-    promptIds: promptIds ? [...new Set(promptIds)] : null,
-    rateLimits: input.rateLimits,
-    allowedOrigins: input.allowedOrigins ? [...new Set(input.allowedOrigins)] : null,
-    expiresAt: resolveExpiry(input.expiresIn, now),
+    scopes: [...new Set(rights.scopes)],
+    promptIds: rights.promptIds ? [...new Set(rights.promptIds)] : null,
+    rateLimits: { ...rights.rateLimits },
+    allowedOrigins: rights.allowedOrigins ? [...new Set(rights.allowedOrigins)] : null,
+    expiresAt: rights.expiresAt,
   });
   return { ...toKeyView(row, now), key: generated.plaintext };
 }
@@ -240,11 +259,13 @@ export async function listOrgKeys(
   page: Page,
   now: Date,
 ): Promise<{ data: KeyView[]; total: number }> {
+  assertCurrentSecret(auth);
   const { rows, total } = await listKeys(sql, auth.org.id, { limit: page.perPage, offset: page.offset });
   return { data: rows.map((k) => toKeyView(k, now)), total };
 }
 
 export async function getKey(sql: Sql, auth: AuthContext, id: string, now: Date): Promise<KeyView> {
+  assertCurrentSecret(auth);
   return toKeyView(await findOwnKey(sql, auth, id), now);
 }
 
@@ -255,13 +276,18 @@ export async function patchKey(
   input: PatchKeyInput,
   now: Date,
 ): Promise<KeyView> {
+  assertCurrentSecret(auth);
   const current = await findOwnKey(sql, auth, id);
-  assertWithinRights(auth, current);
-  const next = {
+  await assertMayManage(sql, auth, current);
+  const expiresAt = input.expiresIn !== undefined ? resolveExpiry(input.expiresIn, now) : undefined;
+  // the key as it would be after the change: at most as permissive as the calling key
+  assertWithinRights(auth, {
     scopes: input.scopes ?? current.scopes,
     promptIds: input.promptIds !== undefined ? input.promptIds : current.promptIds,
-  };
-  assertWithinRights(auth, next);
+    rateLimits: input.rateLimits ?? current.rateLimits,
+    allowedOrigins: input.allowedOrigins !== undefined ? input.allowedOrigins : current.allowedOrigins,
+    expiresAt: expiresAt !== undefined ? expiresAt : current.expiresAt,
+  });
   if (input.promptIds !== undefined) await assertPromptsExist(sql, auth.org.id, input.promptIds);
   const patch: KeyPatch = {
     ...(input.name !== undefined ? { name: input.name } : {}),
@@ -273,7 +299,7 @@ export async function patchKey(
     ...(input.allowedOrigins !== undefined
       ? { allowedOrigins: input.allowedOrigins ? [...new Set(input.allowedOrigins)] : null }
       : {}),
-    ...(input.expiresIn !== undefined ? { expiresAt: resolveExpiry(input.expiresIn, now) } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
   };
   const row = await updateKey(sql, auth.org.id, id, patch);
   if (!row) throw new AppError('KEY_NOT_FOUND', `API key '${id}' not found`);
@@ -282,7 +308,8 @@ export async function patchKey(
 
 /** Immediate in every api process: authentication reads the key row on each request. Idempotent. */
 export async function revokeOrgKey(sql: Sql, auth: AuthContext, id: string, now: Date): Promise<KeyView> {
-  assertWithinRights(auth, await findOwnKey(sql, auth, id));
+  assertCurrentSecret(auth);
+  await assertMayManage(sql, auth, await findOwnKey(sql, auth, id));
   const row = await revokeKey(sql, auth.org.id, id, now);
   if (!row) throw new AppError('KEY_NOT_FOUND', `API key '${id}' not found`);
   return toKeyView(row, now);
@@ -300,8 +327,9 @@ export async function rotateKey(
   gracePeriodSeconds: number,
   now: Date,
 ): Promise<KeyView & { key: string }> {
+  assertCurrentSecret(auth);
   const current = await findOwnKey(sql, auth, id);
-  assertWithinRights(auth, current);
+  await assertMayManage(sql, auth, current);
   if (current.revokedAt) throw new AppError('INVALID_STATE', 'A revoked API key cannot be rotated');
   const generated = generateApiKey();
   const row = await rotateKeySecret(sql, auth.org.id, id, {

@@ -18,6 +18,10 @@ const memberBody = one(memberViewSchema.meta({ id: 'Member' }));
 const SELF_409 = {
   description: "INVALID_STATE: the member owns the calling key, or is the organization's owner",
 };
+const RIGHTS_403 = {
+  description:
+    "FORBIDDEN: the key lacks `admin`, is restricted to some prompts, presents a secret replaced by a rotation, or its owner's role is not above the member's (owner > admin > member; the owner's access changes only through the operator API)",
+};
 const TAG = 'Members';
 const scope = 'admin';
 
@@ -30,7 +34,10 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
       tag: TAG,
       scope,
       query: paginationQuerySchema,
-      responses: { 200: { description: 'A page of members, oldest first', schema: many(memberViewSchema) } },
+      responses: {
+        200: { description: 'A page of members, oldest first', schema: many(memberViewSchema) },
+        403: RIGHTS_403,
+      },
       handler: async ({ res, query, auth }) => {
         const page = toPage(query);
         const { data, total } = await listOrgMembers(sql, auth, page);
@@ -46,6 +53,7 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
       params,
       responses: {
         200: { description: 'The member', schema: memberBody },
+        403: RIGHTS_403,
         404: { description: 'MEMBER_NOT_FOUND' },
       },
       handler: async ({ res, params: { id }, auth }) => {
@@ -61,6 +69,7 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
       body: addMemberSchema,
       responses: {
         201: { description: 'The new member', schema: memberBody },
+        403: RIGHTS_403,
         409: { description: 'CONFLICT: a member with this email exists' },
       },
       handler: async ({ res, body, auth }) => {
@@ -77,6 +86,7 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
       params,
       responses: {
         200: { description: 'The removed member', schema: memberBody },
+        403: RIGHTS_403,
         404: { description: 'MEMBER_NOT_FOUND' },
         409: SELF_409,
       },
@@ -96,6 +106,7 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
           description: 'The member (repeating the call keeps the first suspension time)',
           schema: memberBody,
         },
+        403: RIGHTS_403,
         404: { description: 'MEMBER_NOT_FOUND' },
         409: { description: 'INVALID_STATE: the member owns the calling key' },
       },
@@ -112,6 +123,7 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
       params,
       responses: {
         200: { description: 'The member', schema: memberBody },
+        403: RIGHTS_403,
         404: { description: 'MEMBER_NOT_FOUND' },
       },
       handler: async ({ res, params: { id }, auth }) => {

@@ -12,8 +12,10 @@ import {
 } from '@promptmill/infra/db';
 import { z } from 'zod';
 import type { AuthContext } from '../auth/auth-context.ts';
+import { assertCurrentSecret } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
+import { isAtMost, outranks } from './roles.ts';
 
 export const addMemberSchema = z
   .object({
@@ -63,17 +65,46 @@ const isUniqueViolation = (err: unknown) =>
   typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 
 const notFound = (id: string) => new AppError('MEMBER_NOT_FOUND', `Member '${id}' not found`);
+const forbidden = (message: string) => new AppError('FORBIDDEN', message);
+
+/**
+ * Every member route: the key's current secret (not one replaced by a rotation) and no prompt
+ * restriction — members are organization-wide, and removing one revokes keys of any prompt.
+ */
+function assertMayManageMembers(auth: AuthContext): void {
+  assertCurrentSecret(auth);
+  if (auth.key.promptIds !== null) {
+    throw forbidden('This API key is restricted to some prompts and cannot manage members');
+  }
+}
+
+/**
+ * A key acts with its owner's role: it changes only members of a lower role (owner > admin > member),
+ * and adds members up to its own role. The owner's access changes only through the operator API.
+ */
+function assertMayChange(auth: AuthContext, target: { role: MemberRow['role'] }, adding = false): void {
+  if (auth.member.role === 'member') {
+    throw forbidden('Only a key owned by the organization owner or an admin can change members');
+  }
+  if (adding ? isAtMost(target.role, auth.member.role) : outranks(auth.member.role, target.role)) return;
+  if (target.role === 'owner') {
+    throw forbidden("The organization owner's access can only be changed through the operator API");
+  }
+  throw forbidden('Only a key owned by the organization owner can change an admin');
+}
 
 export async function listOrgMembers(
   sql: Sql,
   auth: AuthContext,
   page: Page,
 ): Promise<{ data: MemberView[]; total: number }> {
+  assertMayManageMembers(auth);
   const { rows, total } = await listMembers(sql, auth.org.id, { limit: page.perPage, offset: page.offset });
   return { data: rows.map(toMemberView), total };
 }
 
 export async function getOrgMember(sql: Sql, auth: AuthContext, id: string): Promise<MemberView> {
+  assertMayManageMembers(auth);
   const m = await findMember(sql, auth.org.id, id);
   if (!m) throw notFound(id);
   return toMemberView(m);
@@ -86,6 +117,8 @@ export async function addMember(
   input: AddMemberInput,
   now: Date,
 ): Promise<MemberView> {
+  assertMayManageMembers(auth);
+  assertMayChange(auth, input, true);
   try {
     const member = (await sql.begin(async (tx) => {
       const m = await insertMember(tx, {
@@ -129,11 +162,13 @@ function assertNotSelf(auth: AuthContext, id: string, action: string): void {
  * `team.member_removed` is recorded, in one transaction. The organization owner cannot be removed.
  */
 export async function removeMember(sql: Sql, auth: AuthContext, id: string, now: Date): Promise<MemberView> {
+  assertMayManageMembers(auth);
   const current = await findMember(sql, auth.org.id, id);
   if (!current) throw notFound(id);
   assertNotSelf(auth, id, 'remove');
   if (current.role === 'owner')
     throw new AppError('INVALID_STATE', 'The organization owner cannot be removed');
+  assertMayChange(auth, current);
   const removed = (await sql.begin(async (tx) => {
     const m = await markMemberRemoved(tx, auth.org.id, id, now);
     if (!m) return undefined;
@@ -151,7 +186,10 @@ export async function removeMember(sql: Sql, auth: AuthContext, id: string, now:
   return toMemberView(removed);
 }
 
-/** Suspending takes effect at once: every key the member owns fails with `API key owner is suspended`. */
+/**
+ * Suspending takes effect at once: every key the member owns fails with `API key owner is suspended`.
+ * Only the operator API lifts the owner's suspension (nobody in the organization outranks the owner).
+ */
 export async function setSuspended(
   sql: Sql,
   auth: AuthContext,
@@ -159,9 +197,13 @@ export async function setSuspended(
   suspended: boolean,
   now: Date,
 ): Promise<MemberView> {
+  assertMayManageMembers(auth);
   if (suspended) assertNotSelf(auth, id, 'suspend');
   const current = await findMember(sql, auth.org.id, id);
   if (!current) throw notFound(id);
+  // the calling key works, so its owner is not suspended: nothing to lift
+  if (!suspended && id === auth.member.id) return toMemberView(current);
+  assertMayChange(auth, current);
   // repeating the call keeps the original suspension time
   if (Boolean(current.suspendedAt) === suspended) return toMemberView(current);
   const m = await setMemberSuspended(sql, auth.org.id, id, suspended ? now : null);

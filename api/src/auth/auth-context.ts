@@ -1,4 +1,11 @@
-import type { BillingStatus, KeyAuthRow, KeyRateLimits, LimitOverrides, Plan } from '@promptmill/infra/db';
+import type {
+  BillingStatus,
+  KeyAuthRow,
+  KeyRateLimits,
+  LimitOverrides,
+  MemberRole,
+  Plan,
+} from '@promptmill/infra/db';
 import type { Response } from 'express';
 import { AppError } from '../http/app-error.ts';
 
@@ -21,8 +28,8 @@ export interface AuthContext {
     /** the secret presented was replaced by a rotation and works only for its grace period */
     isPreviousSecret: boolean;
   };
-  /** the member that owns the key */
-  member: { id: string };
+  /** the member that owns the key; its role bounds which members and keys the key may manage */
+  member: { id: string; role: MemberRole };
   org: {
     id: string;
     name: string;
@@ -49,7 +56,7 @@ export function toAuthContext(row: KeyAuthRow, via: AuthContext['key']['via']): 
       via,
       isPreviousSecret: row.isPreviousSecret,
     },
-    member: { id: row.ownerMemberId },
+    member: { id: row.ownerMemberId, role: row.ownerRole },
     org: {
       id: row.orgId,
       name: row.orgName,

@@ -48,3 +48,17 @@ export function assertPromptAllowed(
     throw new AppError('FORBIDDEN', `This API key is not allowed to ${verb} this prompt`);
   }
 }
+
+/**
+ * 403 FORBIDDEN for a secret replaced by a rotation (or a token minted from it): during its grace
+ * period it may use the API, but managing keys or members with it could lock the owner out.
+ */
+export function assertCurrentSecret(caller: { key: { isPreviousSecret: boolean } }): void {
+  if (caller.key.isPreviousSecret) {
+    throw new AppError(
+      'FORBIDDEN',
+      'This API key secret was replaced by a rotation: until its grace period ends it may use the API, ' +
+        'but not manage keys or members; use the new secret',
+    );
+  }
+}

@@ -32,8 +32,10 @@ export function sendCacheable(req: Request, res: Response, body: unknown): void 
   const etag = etagFor(json);
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', REVALIDATE_CACHE_CONTROL);
-  // `private` keeps shared caches out; Vary keeps a browser from reusing another key's answer.
+  // `private` keeps shared caches out; Vary keeps a browser from reusing another key's answer, on
+  // either header a key may come in.
   res.vary('Authorization');
+  res.vary('x-api-key');
   if (ifNoneMatchHits(req.get('if-none-match'), etag)) {
     res.status(304).end();
     return;

@@ -35,7 +35,7 @@ const listQuery = paginationQuerySchema.extend(listPromptsQuerySchema.shape);
 const labelMoved = z.object({ label: z.string(), version: z.number().int(), versionId: z.string() });
 
 const CACHED =
-  'Carries ETag, `Cache-Control: private, max-age=0, must-revalidate` and `Vary: Authorization`; 304 on a matching If-None-Match';
+  'Carries ETag, `Cache-Control: private, max-age=0, must-revalidate` and `Vary: Authorization, x-api-key`; 304 on a matching If-None-Match';
 const TAG = 'Prompts';
 const READ = 'prompts:read';
 const WRITE = 'prompts:write';

@@ -1,11 +1,14 @@
 import {
+  findPrompt,
   findRunByIdempotencyKey,
   insertRun,
   type RunStatus,
   releaseExpiredIdempotencyKey,
 } from '@promptmill/infra/db';
 import type { AuthContext } from '../auth/auth-context.ts';
+import { assertPromptAllowed, isPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
+import { noProductionVersion } from '../prompts/versions.ts';
 import type { RunDeps } from './deps.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
 import {
@@ -26,12 +29,16 @@ export interface AsyncRunResult {
   cache: CacheStatus;
 }
 
-/** The run an earlier request with this key made; 409 when that request had another body. */
+/**
+ * The run an earlier request with this key made; 409 when that request had another body, or when its
+ * run is of a prompt this key may not use (keys are per organization: another key may have made it).
+ */
 async function findReplay(
   deps: RunDeps,
-  orgId: string,
+  auth: AuthContext,
   claim: IdempotencyClaim,
 ): Promise<AsyncRunResult | undefined> {
+  const orgId = auth.org.id;
   const existing = await findRunByIdempotencyKey(deps.sql, orgId, claim.key, IDEMPOTENCY_TTL_SECONDS);
   if (!existing) return undefined;
   if (existing.isExpired) {
@@ -42,6 +49,13 @@ async function findReplay(
     throw new AppError(
       'IDEMPOTENCY_CONFLICT',
       'This Idempotency-Key was already used with a different request body',
+    );
+  }
+  // same body, yet another prompt (the name moved since): neither its id nor its status is ours to see
+  if (!isPromptAllowed(auth, existing.promptId)) {
+    throw new AppError(
+      'IDEMPOTENCY_CONFLICT',
+      'This Idempotency-Key was already used for a run this API key may not see',
     );
   }
   return { runId: existing.id, status: existing.status, replayed: true, cache: undefined };
@@ -60,7 +74,13 @@ export async function createAsyncRun(
   idempotency?: IdempotencyClaim,
 ): Promise<AsyncRunResult> {
   if (idempotency) {
-    const replay = await findReplay(deps, auth.org.id, idempotency);
+    // the access check a fresh request gets comes first: a replay must not reveal another prompt's run
+    if (auth.key.promptIds !== null) {
+      const prompt = await findPrompt(deps.sql, auth.org.id, req.prompt);
+      if (!prompt) throw noProductionVersion(req.prompt);
+      assertPromptAllowed(auth, prompt.id, 'run');
+    }
+    const replay = await findReplay(deps, auth, idempotency);
     if (replay) return replay;
   }
   const prepared = await prepareRun(deps, auth, req, 'async');
@@ -81,7 +101,7 @@ export async function createAsyncRun(
       };
     }
     if (!idempotency) break;
-    const replay = await findReplay(deps, auth.org.id, idempotency);
+    const replay = await findReplay(deps, auth, idempotency);
     if (replay) return replay;
   }
   throw new AppError('SERVICE_UNAVAILABLE', 'The run could not be created; try again');

@@ -19,6 +19,25 @@ export const temporalEnvSchema = z.object({
 });
 export type TemporalEnv = z.infer<typeof temporalEnvSchema>;
 
+/**
+ * A secret of at least `minLength` characters. An empty value is refused with a message of its own
+ * instead of passing for "unset": compose's `${VAR:-}` hands over empty strings, and reading one as
+ * unset would quietly turn a feature off or make a per-process secret. `unset` says what leaving the
+ * variable out does.
+ */
+export function secretFromEnv(name: string, minLength: number, unset: string) {
+  return z.string().superRefine((value, ctx) => {
+    if (value === '') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${name} is set but empty: give it a value${minLength > 1 ? ` of at least ${minLength} characters` : ''}, or leave it out (${unset})`,
+      });
+    } else if (value.length < minLength) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be at least ${minLength} characters` });
+    }
+  });
+}
+
 export const logLevelSchema = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   .default('info');

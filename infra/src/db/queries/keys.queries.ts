@@ -1,4 +1,5 @@
 import type { Queryable } from '../client.ts';
+import type { MemberRole } from './members.queries.ts';
 
 export interface KeyRateLimits {
   perMinute?: number;
@@ -26,6 +27,7 @@ export interface KeyAuthRow {
   previousHash: Buffer | null;
   ownerSuspendedAt: Date | null;
   ownerRemovedAt: Date | null;
+  ownerRole: MemberRole;
   orgName: string;
   orgPlan: 'free' | 'pro' | 'team' | 'enterprise';
   orgBillingStatus: 'active' | 'past_due' | 'disputed' | 'canceled';
@@ -41,7 +43,7 @@ const KEY_AUTH_SELECT = (sql: Queryable, hash: Buffer | null) => sql`
            (${hash}::bytea IS NOT NULL AND k.key_hash <> ${hash}::bytea) AS "isPreviousSecret",
            k.previous_expires_at AS "previousExpiresAt",
            k.key_hash AS "keyHash", k.previous_hash AS "previousHash",
-           m.suspended_at AS "ownerSuspendedAt", m.removed_at AS "ownerRemovedAt",
+           m.suspended_at AS "ownerSuspendedAt", m.removed_at AS "ownerRemovedAt", m.role AS "ownerRole",
            o.name AS "orgName", o.plan AS "orgPlan", o.billing_status AS "orgBillingStatus",
            o.token_budget AS "orgTokenBudget",
            o.limit_overrides AS "orgLimitOverrides", o.allowed_models AS "orgAllowedModels"

@@ -1,11 +1,13 @@
 import type { Queryable } from '../client.ts';
 
+export type MemberRole = 'owner' | 'admin' | 'member';
+
 export interface MemberRow {
   id: string;
   orgId: string;
   email: string;
   name: string | null;
-  role: 'owner' | 'admin' | 'member';
+  role: MemberRole;
   suspendedAt: Date | null;
   createdAt: Date;
 }
@@ -70,5 +72,14 @@ export async function markMemberRemoved(
     UPDATE members SET removed_at = ${at}
     WHERE org_id = ${orgId} AND id = ${id} AND removed_at IS NULL
     RETURNING ${MEMBER_COLUMNS(sql)}`;
+  return row;
+}
+
+/** The organization's owner member (every organization has exactly one). */
+export async function findOrgOwner(sql: Queryable, orgId: string): Promise<MemberRow | undefined> {
+  const [row] = await sql<MemberRow[]>`
+    SELECT ${MEMBER_COLUMNS(sql)} FROM members
+    WHERE org_id = ${orgId} AND role = 'owner' AND removed_at IS NULL
+    ORDER BY created_at LIMIT 1`;
   return row;
 }

@@ -75,6 +75,8 @@ export async function insertRun(sql: Queryable, r: NewRun): Promise<boolean> {
 
 export interface IdempotentRun {
   id: string;
+  /** a replay is shown only to keys that may use this prompt */
+  promptId: string;
   status: RunStatus;
   requestHash: string | null;
   /** older than the dedupe window: the key may be reused */
@@ -88,7 +90,7 @@ export async function findRunByIdempotencyKey(
   ttlSeconds: number,
 ): Promise<IdempotentRun | undefined> {
   const [row] = await sql<IdempotentRun[]>`
-    SELECT id, status, request_hash AS "requestHash",
+    SELECT id, prompt_id AS "promptId", status, request_hash AS "requestHash",
            created_at < now() - make_interval(secs => ${ttlSeconds}) AS "isExpired"
     FROM runs WHERE org_id = ${orgId} AND idempotency_key = ${key}`;
   return row;
@@ -188,4 +190,18 @@ export async function findRun(sql: Queryable, orgId: string, id: string): Promis
 export async function markRunRunning(sql: Queryable, runId: string): Promise<void> {
   await sql`UPDATE runs SET status = 'running', started_at = COALESCE(started_at, now())
             WHERE id = ${runId} AND status = 'queued'`;
+}
+
+/**
+ * Deletes up to `batch` expired identical-request cache rows, oldest expiry first; rows another
+ * process is deleting are skipped, not waited for. Returns how many went. Small batches keep each
+ * statement short however large the backlog (migration 007 indexes expires_at).
+ */
+export async function deleteExpiredRunCache(sql: Queryable, batch = 1000): Promise<number> {
+  const result = await sql`
+    DELETE FROM run_cache WHERE cache_key IN (
+      SELECT cache_key FROM run_cache WHERE expires_at <= now()
+      ORDER BY expires_at LIMIT ${batch}
+      FOR UPDATE SKIP LOCKED)`;
+  return result.count;
 }
