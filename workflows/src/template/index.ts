@@ -3,13 +3,20 @@ export type {
   IfNode,
   InsertNode,
   ParsedTemplate,
+  ParseOptions,
   TemplateNode,
   TextNode,
   VariablePath,
   VariableRef,
   VariableScope,
 } from './parse.ts';
-export { escapeTemplateText, MAX_BLOCK_DEPTH, parseTemplate, TemplateSyntaxError } from './parse.ts';
+export {
+  escapeTemplateText,
+  LEGACY_MAX_BLOCK_DEPTH,
+  MAX_BLOCK_DEPTH,
+  parseTemplate,
+  TemplateSyntaxError,
+} from './parse.ts';
 export { renderTemplate } from './render.ts';
 export type { VariableCheck, VariableSpec } from './variables.ts';
 export { applyDefaults, checkVariables, inferVariables } from './variables.ts';

@@ -30,7 +30,7 @@ const TEMPLATES = [
   '{{#each items}}{{#each this}}[{{@index}}{{this}}]{{/each}}{{#each user}}{{this.name}}{{/each}}{{/each}}',
   '{{{{literal}} {{{name}}} }} {{flag}}{{items}}{{user}}',
 ];
-const PARSED = TEMPLATES.map(parseTemplate);
+const PARSED = TEMPLATES.map((source) => parseTemplate(source));
 
 const variablesArb = fc.oneof(
   fc.record(
