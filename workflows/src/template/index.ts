@@ -1,3 +1,5 @@
+export type { RenderBudget, TemplateBudgetReason } from './budget.ts';
+export { DEFAULT_RENDER_BUDGET, TemplateBudgetError } from './budget.ts';
 export type {
   EachNode,
   IfNode,
