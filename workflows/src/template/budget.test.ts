@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adversarialRenders } from './adversarial-renders.ts';
 import { DEFAULT_RENDER_BUDGET, type RenderBudget, TemplateBudgetError } from './budget.ts';
 import { parseTemplate } from './parse.ts';
-import { renderTemplate } from './render.ts';
+import { renderTemplate, renderTemplates } from './render.ts';
 
 function render(source: string, values: Record<string, unknown>, budget?: Partial<RenderBudget>): string {
   return renderTemplate(parseTemplate(source), values, budget);
@@ -16,6 +16,16 @@ function budgetError(source: string, values: Record<string, unknown>, budget?: P
     throw error;
   }
   throw new Error(`expected a TemplateBudgetError for ${JSON.stringify(source)}`);
+}
+
+function assertThrows(fn: () => unknown): TemplateBudgetError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof TemplateBudgetError) return error;
+    throw error;
+  }
+  throw new Error('expected a TemplateBudgetError');
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -284,6 +294,40 @@ describe('renderTemplate: value depth limit', () => {
     const cyclic: Record<string, unknown> = { n: 1n };
     cyclic.self = cyclic;
     expect(render('{{c}}', { c: cyclic })).toBe('{"n":"1","self":"[Circular]"}');
+  });
+});
+
+describe('renderTemplates: one budget for all the messages of a prompt', () => {
+  const parts = ['{{#each a}}s{{/each}}', 'u {{#each a}}{{this}}{{/each}}'].map((source) =>
+    parseTemplate(source),
+  );
+
+  it('renders every part over the same values', () => {
+    expect(renderTemplates(parts, { a: [1, 2] })).toEqual(['ss', 'u 12']);
+    expect(renderTemplates([], { a: [1] })).toEqual([]);
+  });
+
+  it('shares the iteration, step and output limits between the parts', () => {
+    const values = { a: range(6) };
+    // each part alone is within every limit below, both together are not
+    expect(renderTemplate(parts[1]!, values, { maxIterations: 6 })).toBe('u 012345');
+    const iterations = assertThrows(() => renderTemplates(parts, values, { maxIterations: 11 }));
+    expect([iterations.reason, iterations.limit, iterations.tag]).toEqual(['iterations', 11, '{{#each a}}']);
+    expect(renderTemplates(parts, values, { maxIterations: 12 })).toEqual(['ssssss', 'u 012345']);
+    // steps: 2 + 6 × 1 for the first part, 1 + 2 + 6 × 1 for the second
+    expect(renderTemplates(parts, values, { maxSteps: 17 })).toEqual(['ssssss', 'u 012345']);
+    expect(assertThrows(() => renderTemplates(parts, values, { maxSteps: 16 })).reason).toBe('steps');
+    expect(renderTemplates(parts, values, { maxOutputChars: 14 })).toEqual(['ssssss', 'u 012345']);
+    const output = assertThrows(() => renderTemplates(parts, values, { maxOutputChars: 13 }));
+    expect([output.reason, output.limit, output.tag]).toEqual(['output_size', 13, '{{this}}']);
+  });
+
+  it('stops a version that repeats an expensive message (a budget per message would multiply)', () => {
+    const message = parseTemplate('{{#each a}}{{#each a}}{{/each}}{{/each}}');
+    const values = { a: range(70) }; // 70 + 4,900 iterations: within the default budget once
+    expect(renderTemplate(message, values)).toBe('');
+    const error = assertThrows(() => renderTemplates([message, message, message], values));
+    expect(error.reason).toBe('iterations');
   });
 });
 

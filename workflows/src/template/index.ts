@@ -19,6 +19,6 @@ export {
   parseTemplate,
   TemplateSyntaxError,
 } from './parse.ts';
-export { renderTemplate } from './render.ts';
+export { renderTemplate, renderTemplates } from './render.ts';
 export type { VariableCheck, VariableSpec } from './variables.ts';
 export { applyDefaults, checkVariables, inferVariables } from './variables.ts';

@@ -68,6 +68,8 @@ function isTruthy(value: unknown): boolean {
 /** What one render has spent so far. */
 interface RenderState {
   readonly budget: RenderBudget;
+  /** Characters the template being rendered may produce: the output limit less earlier parts. */
+  outputLimit: number;
   steps: number;
   iterations: number;
   /** JSON text of object values already serialised in this render (a loop inserts the same one). */
@@ -108,7 +110,7 @@ function objectJson(value: object, out: string, state: RenderState, node: Insert
   let result: ValueJson;
   try {
     result = valueToJson(value, {
-      maxChars: state.budget.maxOutputChars - out.length,
+      maxChars: state.outputLimit - out.length,
       maxDepth: state.budget.maxValueDepth,
       maxSteps: state.budget.maxSteps - state.steps,
     });
@@ -146,7 +148,7 @@ function renderNodes(
   out: string,
 ): string {
   const maxSteps = state.budget.maxSteps;
-  const maxOutputChars = state.budget.maxOutputChars;
+  const maxOutputChars = state.outputLimit;
   // Counted in a local and written back to the state around every call that reads or adds to it
   // (a property update per node cost ~8% of the throughput of a typical render).
   let steps = state.steps;
@@ -241,6 +243,15 @@ function renderEach(
   return out;
 }
 
+function newState(budget: Partial<RenderBudget> | undefined): RenderState {
+  const resolved = resolveRenderBudget(budget);
+  return { budget: resolved, outputLimit: resolved.maxOutputChars, steps: 0, iterations: 0, json: undefined };
+}
+
+function variablesOrEmpty(variables: Record<string, unknown>): Record<string, unknown> {
+  return typeof variables === 'object' && variables !== null ? variables : EMPTY;
+}
+
 /**
  * Renders a parsed template within `budget` (defaults: DEFAULT_RENDER_BUDGET; give only the
  * limits to change). Missing values render as "" (or the tag's default), strings as-is,
@@ -255,12 +266,25 @@ export function renderTemplate(
   variables: Record<string, unknown>,
   budget?: Partial<RenderBudget>,
 ): string {
-  const vars = typeof variables === 'object' && variables !== null ? variables : EMPTY;
-  const state: RenderState = {
-    budget: resolveRenderBudget(budget),
-    steps: 0,
-    iterations: 0,
-    json: undefined,
-  };
-  return renderNodes(parsed.nodes, vars, undefined, state, '');
+  return renderNodes(parsed.nodes, variablesOrEmpty(variables), undefined, newState(budget), '');
+}
+
+/**
+ * Renders several templates over the same values within one budget shared by all of them: the
+ * messages of a chat prompt are one render, so that a version cannot multiply the budget by its
+ * number of messages. The output limit applies to the total length of the results. Otherwise as
+ * {@link renderTemplate}.
+ */
+export function renderTemplates(
+  parts: readonly ParsedTemplate[],
+  variables: Record<string, unknown>,
+  budget?: Partial<RenderBudget>,
+): string[] {
+  const vars = variablesOrEmpty(variables);
+  const state = newState(budget);
+  return parts.map((parsed) => {
+    const text = renderNodes(parsed.nodes, vars, undefined, state, '');
+    state.outputLimit -= text.length;
+    return text;
+  });
 }
