@@ -202,6 +202,14 @@ describe('renderTemplate: step limit', () => {
     expect(budgetError(source, { a: { b: 'B' }, c: true }, { maxSteps: 6 }).reason).toBe('steps');
   });
 
+  it('charges a loop body one step a node and one a path segment, naming the tag that does not fit', () => {
+    // {{#each xs}} 2, then the body: 3 nodes, and 0 + 0 + 1 path segments
+    const source = '{{#each xs}}{{this}}{{@index}}{{this.x}}{{/each}}';
+    expect(render(source, { xs: ['a'] }, { maxSteps: 6 })).toBe('a0');
+    const error = budgetError(source, { xs: ['a'] }, { maxSteps: 4 });
+    expect([error.reason, error.tag]).toEqual(['steps', '{{this.x}}']);
+  });
+
   it('bounds a long loop body of tags that render nothing', () => {
     const source = `{{#each a}}${'{{missing}}'.repeat(1_000)}{{/each}}`;
     const error = budgetError(source, { a: range(100) });

@@ -25,8 +25,9 @@ export interface RenderBudget {
    * every path segment looked up (`{{a.b.c}}` → 3) counts one, and serialising an object or array
    * to JSON counts ten plus one per value it visits (five per value for values that are not plain
    * JSON data, such as Dates or Maps, which take a slower path; an object inserted again in the
-   * same render is not serialised again). Bounds what the other limits do not: a long loop body of
-   * tags that render nothing, long dotted paths, wide objects. Reason `steps`.
+   * same render is not serialised again). A list of nodes (the template, a loop body, a branch) is
+   * charged one step a node before any of it renders. Bounds what the other limits do not: a long
+   * loop body of tags that render nothing, long dotted paths, wide objects. Reason `steps`.
    */
   maxSteps: number;
   /**
