@@ -6,11 +6,19 @@
  * Renders a realistic ~2 KB chat prompt (system message with variables, an #if and an #each over
  * 5 documents; user message with variables) and compares it with a naive regex String.replace over
  * the equivalent plain-variable template (the #if/#each expanded by hand, variables pre-flattened,
- * which favours the baseline). Also reports parse time per template.
+ * which favours the baseline). Also reports parse time per template, and the worst-case time of
+ * one render within the default render budget, over the adversarial cases of
+ * workflows/src/template/adversarial-renders.ts (each pushes a limit to its edge or just past it).
  */
 import { pathToFileURL } from 'node:url';
+import { adversarialRenders } from '../workflows/src/template/adversarial-renders.ts';
 import type { ParsedTemplate } from '../workflows/src/template/index.ts';
-import { parseTemplate, renderTemplate } from '../workflows/src/template/index.ts';
+import {
+  DEFAULT_RENDER_BUDGET,
+  parseTemplate,
+  renderTemplate,
+  TemplateBudgetError,
+} from '../workflows/src/template/index.ts';
 
 const SYSTEM_TEMPLATE = `You are {{assistant_name}}, {{persona|a helpful and precise support assistant}} working for {{company.name}}.
 You are talking to {{user.display_name}} ({{user.role}}, plan: {{user.plan|free}}) about {{product}}.
@@ -262,6 +270,61 @@ export function runRenderBenchmark(): RenderBenchResult {
   };
 }
 
+export interface WorstCaseRow {
+  name: string;
+  /** 'completes' or the TemplateBudgetError reason. */
+  outcome: string;
+  medianMs: number;
+  maxMs: number;
+  /**
+   * Largest CPU time (process.cpuUsage, all threads: GC helpers included) of one render. On a busy
+   * machine a wall-clock maximum far above it is the process waiting for a core, not render work.
+   */
+  maxCpuMs: number;
+}
+
+/**
+ * Times every adversarial case `runs` times with the default budget, after warming every case up
+ * first (so that the first case measured does not pay for compiling the renderer).
+ */
+export function runWorstCaseBenchmark(runs = 30, warmup = 5): WorstCaseRow[] {
+  const cases = adversarialRenders().map((c) => {
+    const parsed = parseTemplate(c.source);
+    const once = (): string => {
+      try {
+        sink += renderTemplate(parsed, c.values).length;
+        return 'completes';
+      } catch (error) {
+        if (error instanceof TemplateBudgetError) return error.reason;
+        throw error;
+      }
+    };
+    return { name: c.name, once };
+  });
+  for (const c of cases) for (let i = 0; i < warmup; i++) c.once();
+  return cases.map(({ name, once }) => {
+    const times: number[] = [];
+    let maxCpuMs = 0;
+    let outcome = '';
+    for (let i = 0; i < runs; i++) {
+      const cpu = process.cpuUsage();
+      const start = performance.now();
+      outcome = once();
+      times.push(performance.now() - start);
+      const used = process.cpuUsage(cpu);
+      maxCpuMs = Math.max(maxCpuMs, (used.user + used.system) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    return {
+      name,
+      outcome,
+      medianMs: times[Math.floor(times.length / 2)] ?? Number.NaN,
+      maxMs: times[times.length - 1] ?? Number.NaN,
+      maxCpuMs,
+    };
+  });
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -281,6 +344,23 @@ function main(): void {
   console.log(line('naive replace + JSON.stringify', r.naiveJson));
   console.log(`ratio engine / naive (incl. JSON.stringify): ${fmt(r.ratioJson, 2)}x`);
   console.log(`parseTemplate: ${fmt(r.parseUsPerTemplate, 2)} µs per template (avg of system + user)`);
+
+  const b = DEFAULT_RENDER_BUDGET;
+  console.log(
+    `\nworst cases within the default budget (output ${fmt(b.maxOutputChars)} chars, ${fmt(b.maxIterations)} iterations, ${fmt(b.maxSteps)} steps, value depth ${b.maxValueDepth}); ms per render over 30 runs:`,
+  );
+  const rows = runWorstCaseBenchmark();
+  for (const row of rows) {
+    console.log(
+      `${row.name.padEnd(82)} ${row.outcome.padEnd(11)} median ${fmt(row.medianMs, 2).padStart(6)}  max ${fmt(row.maxMs, 2).padStart(6)}  max cpu ${fmt(row.maxCpuMs, 2).padStart(6)}`,
+    );
+  }
+  const worst = rows.reduce((a, c) => (c.medianMs > a.medianMs ? c : a));
+  const slowest = Math.max(...rows.map((row) => row.maxMs));
+  const slowestCpu = Math.max(...rows.map((row) => row.maxCpuMs));
+  console.log(
+    `worst case: ${fmt(worst.medianMs, 2)} ms median (${worst.name}); slowest single render ${fmt(slowest, 2)} ms wall, ${fmt(slowestCpu, 2)} ms CPU`,
+  );
   if (sink === -1) console.log(sink); // keep results observable
 }
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { TemplateNode } from './parse.ts';
-import { escapeTemplateText, MAX_BLOCK_DEPTH, parseTemplate, TemplateSyntaxError } from './parse.ts';
+import {
+  escapeTemplateText,
+  LEGACY_MAX_BLOCK_DEPTH,
+  MAX_BLOCK_DEPTH,
+  parseTemplate,
+  TemplateSyntaxError,
+} from './parse.ts';
 import { renderTemplate } from './render.ts';
 
 function syntaxError(source: string): TemplateSyntaxError {
@@ -195,6 +201,26 @@ describe('parseTemplate: syntax errors carry the line and column of the offendin
     const error = syntaxError(`${'{{#if a}}\n'.repeat(MAX_BLOCK_DEPTH + 1)}`);
     expect(error.line).toBe(MAX_BLOCK_DEPTH + 1);
     expect(error.message).toMatch(/nested more than/);
+  });
+
+  it('rejects blocks nested more than 32 deep, with the location of the 33rd opening tag', () => {
+    expect(MAX_BLOCK_DEPTH).toBe(32);
+    const source = `${'{{#each a}}'.repeat(20)}\n  ${'{{#if a}}'.repeat(13)}x${'{{/if}}'.repeat(13)}${'{{/each}}'.repeat(20)}`;
+    const error = syntaxError(source);
+    expect(error.reason).toBe('Blocks nested more than 32 levels deep');
+    expect([error.line, error.column]).toEqual([2, 3 + 12 * '{{#if a}}'.length]);
+  });
+
+  it('parses templates stored under the old limit of 100 with { maxBlockDepth: LEGACY_MAX_BLOCK_DEPTH }', () => {
+    const nested = (depth: number): string => `${'{{#if a}}'.repeat(depth)}x${'{{/if}}'.repeat(depth)}`;
+    expect(LEGACY_MAX_BLOCK_DEPTH).toBe(100);
+    expect(syntaxError(nested(100)).reason).toBe('Blocks nested more than 32 levels deep');
+    const parsed = parseTemplate(nested(100), { maxBlockDepth: LEGACY_MAX_BLOCK_DEPTH });
+    expect(renderTemplate(parsed, { a: 1 })).toBe('x');
+    expect(() => parseTemplate(nested(101), { maxBlockDepth: LEGACY_MAX_BLOCK_DEPTH })).toThrow(
+      'Blocks nested more than 100 levels deep (line 1, column 901)',
+    );
+    expect(() => parseTemplate(nested(3), { maxBlockDepth: 2 })).toThrow(TemplateSyntaxError);
   });
 });
 

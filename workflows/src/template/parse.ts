@@ -87,8 +87,26 @@ export class TemplateSyntaxError extends Error {
   }
 }
 
-/** Maximum nesting depth of `#if` / `#each` blocks. */
-export const MAX_BLOCK_DEPTH = 100;
+/**
+ * Maximum nesting depth of `#if` / `#each` blocks in a new template. Hand-written prompt templates
+ * nest a few levels (the template library: 2); 32 leaves ample room while keeping the recursion of
+ * the parser, the renderer and inferVariables shallow. The work a render does is bounded by its
+ * RenderBudget, not by this limit: nesting is what makes loops multiply, and a budget stops that at
+ * any depth.
+ */
+export const MAX_BLOCK_DEPTH = 32;
+
+/**
+ * The limit templates were accepted under before MAX_BLOCK_DEPTH was lowered to 32. Stored
+ * templates are immutable and were valid when written: parse them with
+ * `{ maxBlockDepth: LEGACY_MAX_BLOCK_DEPTH }` so they keep rendering (within the render budget).
+ */
+export const LEGACY_MAX_BLOCK_DEPTH = 100;
+
+export interface ParseOptions {
+  /** Maximum nesting depth of `#if` / `#each` blocks; default MAX_BLOCK_DEPTH. */
+  maxBlockDepth?: number;
+}
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const WHITESPACE_RE = /\s/;
@@ -126,12 +144,14 @@ function shorten(text: string): string {
 /**
  * Parses a template into an AST plus the list of root variables it references.
  * Throws {@link TemplateSyntaxError} (with the 1-based line/column of the offending tag) on any
- * syntax error; never throws anything else for a string input.
+ * syntax error, including blocks nested deeper than `options.maxBlockDepth`; never throws anything
+ * else for a string input.
  */
-export function parseTemplate(source: string): ParsedTemplate {
+export function parseTemplate(source: string, options?: ParseOptions): ParsedTemplate {
   if (typeof source !== 'string') {
     throw new TypeError('parseTemplate: source must be a string');
   }
+  const maxBlockDepth = options?.maxBlockDepth ?? MAX_BLOCK_DEPTH;
   const root: TemplateNode[] = [];
   const variables: VariableRef[] = [];
   const stack: OpenBlock[] = [];
@@ -211,8 +231,8 @@ export function parseTemplate(source: string): ParsedTemplate {
         fail(source, open, `Unknown block "{{#${shorten(keyword)}}}" (expected #if or #each)`);
       }
       if (arg === '') fail(source, open, `{{#${keyword}}} requires a variable name`);
-      if (stack.length >= MAX_BLOCK_DEPTH) {
-        fail(source, open, `Blocks nested more than ${MAX_BLOCK_DEPTH} levels deep`);
+      if (stack.length >= maxBlockDepth) {
+        fail(source, open, `Blocks nested more than ${maxBlockDepth} levels deep`);
       }
       const ref = parseRef(arg, open);
       flushText();

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RENDER_BUDGET, type RenderBudget, TemplateBudgetError } from './budget.ts';
 import type { ParsedTemplate, TemplateNode, VariablePath } from './parse.ts';
 import { escapeTemplateText, parseTemplate, TemplateSyntaxError } from './parse.ts';
 import { renderTemplate } from './render.ts';
@@ -30,7 +31,7 @@ const TEMPLATES = [
   '{{#each items}}{{#each this}}[{{@index}}{{this}}]{{/each}}{{#each user}}{{this.name}}{{/each}}{{/each}}',
   '{{{{literal}} {{{name}}} }} {{flag}}{{items}}{{user}}',
 ];
-const PARSED = TEMPLATES.map(parseTemplate);
+const PARSED = TEMPLATES.map((source) => parseTemplate(source));
 
 const variablesArb = fc.oneof(
   fc.record(
@@ -331,6 +332,142 @@ describe('property: print/parse round trip', () => {
         expect(parseTemplate(print(expected)).nodes).toEqual(expected);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Budget: any template over any values either renders within the budget, with the same output as
+// without one, or stops with a TemplateBudgetError naming a limit it really hit.
+
+const UNLIMITED: RenderBudget = {
+  maxOutputChars: Number.POSITIVE_INFINITY,
+  maxIterations: Number.POSITIVE_INFINITY,
+  maxSteps: Number.POSITIVE_INFINITY,
+  maxValueDepth: Number.POSITIVE_INFINITY,
+};
+
+const LIMIT_OF: Record<TemplateBudgetError['reason'], keyof RenderBudget> = {
+  output_size: 'maxOutputChars',
+  iterations: 'maxIterations',
+  steps: 'maxSteps',
+  value_depth: 'maxValueDepth',
+};
+
+/** Small limits, so that every one of them is hit in some runs; a missing key keeps the default. */
+const smallBudget: fc.Arbitrary<Partial<RenderBudget>> = fc.record(
+  {
+    maxOutputChars: fc.nat(400),
+    maxIterations: fc.nat(40),
+    maxSteps: fc.nat(600),
+    maxValueDepth: fc.nat(4),
+  },
+  { requiredKeys: [] },
+);
+
+/** Values that make loops multiply and inserts grow, plus anything at all. */
+const budgetValue = fc.oneof(
+  anyValue,
+  fc.array(fc.array(fc.integer(), { maxLength: 6 }), { maxLength: 6 }),
+  fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.array(anyValue, { maxLength: 4 })), { maxLength: 8 }),
+  fc.string({ maxLength: 80 }),
+);
+
+/** Binds every root variable path of the template to a value of the pool (round robin). */
+function valuesFor(parsed: ParsedTemplate, pool: readonly unknown[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  parsed.variables.forEach((ref, i) => {
+    const segments = ref.name.split('.');
+    let target: Record<string, unknown> = values;
+    for (const segment of segments.slice(0, -1)) {
+      if (!Object.hasOwn(target, segment)) target[segment] = {};
+      const next = target[segment];
+      if (typeof next !== 'object' || next === null) return;
+      target = next as Record<string, unknown>;
+    }
+    const last = segments[segments.length - 1] ?? '';
+    if (!Object.hasOwn(target, last)) target[last] = pool[i % pool.length];
+  });
+  return values;
+}
+
+describe('property: rendering stays within its budget', () => {
+  it('returns within the budget with the unbudgeted output, or throws a TemplateBudgetError for a limit it hit', () => {
+    fc.assert(
+      fc.property(
+        nodesArb(false, 3),
+        fc.array(budgetValue, { minLength: 1, maxLength: 6 }),
+        smallBudget,
+        (ast, pool, budget) => {
+          const parsed = parseTemplate(print(normalize(ast)));
+          const values = valuesFor(parsed, pool);
+          const limits: RenderBudget = { ...DEFAULT_RENDER_BUDGET, ...budget };
+          const unbudgeted = renderTemplate(parsed, values, UNLIMITED);
+          let output: string;
+          try {
+            output = renderTemplate(parsed, values, budget);
+          } catch (error) {
+            expect(error).toBeInstanceOf(TemplateBudgetError);
+            const { reason, limit } = error as TemplateBudgetError;
+            expect(limit).toBe(limits[LIMIT_OF[reason]]);
+            if (reason === 'output_size') expect(unbudgeted.length).toBeGreaterThan(limits.maxOutputChars);
+            return;
+          }
+          expect(output.length).toBeLessThanOrEqual(limits.maxOutputChars);
+          expect(output).toBe(unbudgeted);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('with the default budget, any parsable source over any values renders or stops with a TemplateBudgetError', () => {
+    fc.assert(
+      fc.property(
+        templateLikeString,
+        fc.array(budgetValue, { minLength: 1, maxLength: 4 }),
+        (source, pool) => {
+          let parsed: ParsedTemplate;
+          try {
+            parsed = parseTemplate(source);
+          } catch {
+            return; // covered by the parse properties
+          }
+          try {
+            const output = renderTemplate(parsed, { ...valuesFor(parsed, pool), a: pool[0], b: pool });
+            expect(output.length).toBeLessThanOrEqual(DEFAULT_RENDER_BUDGET.maxOutputChars);
+          } catch (error) {
+            expect(error).toBeInstanceOf(TemplateBudgetError);
+          }
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
+describe('property: objects render as JSON.stringify renders them', () => {
+  const insert = parseTemplate('{{v}}');
+  // Everything but BigInt, which JSON.stringify rejects (the renderer writes it as a string).
+  const jsonable = fc.anything({
+    maxDepth: 4,
+    withBoxedValues: true,
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withNullPrototype: true,
+    withObjectString: true,
+    withSparseArray: true,
+    withTypedArray: true,
+  });
+
+  it('through the plain-data path and the replacer path alike', () => {
+    fc.assert(
+      fc.property(jsonable, (v) => {
+        fc.pre(typeof v === 'object' && v !== null);
+        expect(renderTemplate(insert, { v })).toBe(JSON.stringify(v) ?? '');
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -5,7 +5,7 @@ import type { VariableSpec } from './variables.ts';
 import { applyDefaults, checkVariables, inferVariables } from './variables.ts';
 
 function infer(...sources: string[]): VariableSpec[] {
-  return inferVariables(sources.map(parseTemplate));
+  return inferVariables(sources.map((source) => parseTemplate(source)));
 }
 
 describe('inferVariables', () => {
