@@ -3,6 +3,10 @@ import { ERROR_TABLE, type ErrorCode } from '@promptmill/workflows';
 export interface ErrorDetail {
   field: string;
   message: string;
+  /** for a limit the request exceeded (the render budget): which limit, its value, and where */
+  reason?: string;
+  limit?: number;
+  tag?: string;
 }
 
 /** The one error type routes and domain functions throw; the error handler renders it. */

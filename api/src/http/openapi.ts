@@ -15,7 +15,20 @@ export const errorBodySchema = z
     error: z.object({
       code: z.string().openapi({ example: 'VALIDATION_ERROR' }),
       message: z.string(),
-      details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+      details: z
+        .array(
+          z.object({
+            field: z.string(),
+            message: z.string(),
+            reason: z
+              .string()
+              .optional()
+              .openapi({ description: 'The limit exceeded (TEMPLATE_BUDGET_EXCEEDED, PROMPT_TOO_LARGE)' }),
+            limit: z.number().optional().openapi({ description: 'The value of that limit' }),
+            tag: z.string().optional().openapi({ description: 'The template tag being rendered' }),
+          }),
+        )
+        .optional(),
     }),
   })
   .openapi('Error');

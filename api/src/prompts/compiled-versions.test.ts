@@ -92,6 +92,56 @@ describe('renderVersion', () => {
   });
 });
 
+describe('renderVersion within the render budget', () => {
+  const list = Array.from({ length: 40 }, (_, i) => i);
+  const nested = (depth: number) => `${'{{#each a}}'.repeat(depth)}x${'{{/each}}'.repeat(depth)}`;
+
+  it('four nested loops over 40 items: 400 TEMPLATE_BUDGET_EXCEEDED at once, naming reason, limit and tag', () => {
+    const v = version({ template: nested(4), variables: [{ name: 'a', required: true }] });
+    const t0 = performance.now();
+    const err = errorOf(() => renderVersion(v, { a: list }));
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(err).toMatchObject({ code: 'TEMPLATE_BUDGET_EXCEEDED', status: 400 });
+    expect(err.message).toMatch(/10,000 \{\{#each\}\} iterations/);
+    expect(err.details).toEqual([
+      {
+        field: 'variables',
+        message: err.message,
+        reason: 'iterations',
+        limit: 10_000,
+        tag: '{{#each a}}',
+      },
+    ]);
+  });
+
+  it('a render over the output limit is 413 PROMPT_TOO_LARGE', () => {
+    const v = version({ template: '{{s}}'.repeat(600), variables: [{ name: 's', required: true }] });
+    const err = errorOf(() => renderVersion(v, { s: 'y'.repeat(2_000) }));
+    expect(err).toMatchObject({ code: 'PROMPT_TOO_LARGE', status: 413 });
+    expect(err.details?.[0]).toMatchObject({ field: 'variables', reason: 'output_size', limit: 1_000_000 });
+  });
+
+  it('one budget for the whole prompt: messages that each fit but together do not are refused', () => {
+    const v = version({
+      messages: [
+        { role: 'system', content: '{{s}}' },
+        { role: 'user', content: '{{s}}' },
+      ],
+      variables: [{ name: 's', required: true }],
+    });
+    expect(renderVersion(v, { s: 'y'.repeat(400_000) }).map((m) => m.content.length)).toEqual([
+      400_000, 400_000,
+    ]);
+    expect(errorOf(() => renderVersion(v, { s: 'y'.repeat(600_000) })).code).toBe('PROMPT_TOO_LARGE');
+  });
+
+  it('versions stored before the 32-level nesting limit still render (parsed with the legacy limit)', () => {
+    const deep = `${'{{#if a}}'.repeat(40)}deep{{a}}${'{{/if}}'.repeat(40)}`;
+    const v = version({ template: deep, variables: [{ name: 'a', required: true }] });
+    expect(renderVersion(v, { a: 'yes' })).toEqual([{ role: 'user', content: 'deepyes' }]);
+  });
+});
+
 describe('property: renderVersion on arbitrary values', () => {
   const anyValue = fc.anything({
     maxDepth: 3,

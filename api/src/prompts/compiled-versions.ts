@@ -3,9 +3,11 @@ import type { ChatMessage } from '@promptmill/workflows';
 import {
   applyDefaults,
   checkVariables,
+  LEGACY_MAX_BLOCK_DEPTH,
   type ParsedTemplate,
   parseTemplate,
-  renderTemplate,
+  renderTemplates,
+  TemplateBudgetError,
   type VariableSpec,
 } from '@promptmill/workflows/template';
 import { AppError } from '../http/app-error.ts';
@@ -23,8 +25,10 @@ function compile(version: VersionRow): CompiledVersion {
   const sources: { role: ChatMessage['role']; content: string }[] = version.messages ?? [
     { role: 'user', content: version.template ?? '' },
   ];
+  // stored versions were valid when created: those from before the 32-level limit keep running
+  const options = { maxBlockDepth: LEGACY_MAX_BLOCK_DEPTH };
   return {
-    parts: sources.map((m) => ({ role: m.role, parsed: parseTemplate(m.content) })),
+    parts: sources.map((m) => ({ role: m.role, parsed: parseTemplate(m.content, options) })),
     variables: version.variables,
   };
 }
@@ -64,5 +68,36 @@ export function renderVersion(version: VersionRow, provided: Record<string, unkn
     throw new AppError('UNKNOWN_VARIABLES', `Unknown variables: ${unknown.join(', ')}`, { details });
   }
   const values = applyDefaults(entry.variables, provided);
-  return entry.parts.map((p) => ({ role: p.role, content: renderTemplate(p.parsed, values) }));
+  let contents: string[];
+  try {
+    // one budget for the whole prompt: its messages together
+    contents = renderTemplates(
+      entry.parts.map((p) => p.parsed),
+      values,
+    );
+  } catch (err) {
+    if (err instanceof TemplateBudgetError) throw budgetExceeded(err);
+    throw err;
+  }
+  return entry.parts.map((p, i) => ({ role: p.role, content: contents[i] ?? '' }));
+}
+
+/**
+ * The render budget (DEFAULT_RENDER_BUDGET) keeps one render to a few milliseconds of the event
+ * loop. Too much output is 413 PROMPT_TOO_LARGE, the code a run's payload limit uses too; too much
+ * work (iterations, steps, value depth) is 400 TEMPLATE_BUDGET_EXCEEDED.
+ */
+function budgetExceeded(err: TemplateBudgetError): AppError {
+  const code = err.reason === 'output_size' ? 'PROMPT_TOO_LARGE' : 'TEMPLATE_BUDGET_EXCEEDED';
+  return new AppError(code, err.message, {
+    details: [
+      {
+        field: 'variables',
+        message: err.message,
+        reason: err.reason,
+        limit: err.limit,
+        ...(err.tag === undefined ? {} : { tag: err.tag }),
+      },
+    ],
+  });
 }

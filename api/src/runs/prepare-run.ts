@@ -21,6 +21,7 @@ import {
 } from '../prompts/versions.ts';
 import type { RunDeps } from './deps.ts';
 import { runCacheKey } from './run-cache.ts';
+import { assertPromptFitsRun } from './run-payload.ts';
 
 export interface RunRequest extends VersionSelector {
   prompt: string;
@@ -83,6 +84,7 @@ export async function prepareRun(
     throw new AppError('MODEL_NOT_ALLOWED', `Model '${version.model}' is not allowed for this organization`);
   }
   const messages = renderVersion(version, req.variables);
+  assertPromptFitsRun(messages);
   await assertBudgetLeft(deps.sql, auth);
   const runId = newId('run');
   const cacheKey = version.cacheTtlSeconds ? runCacheKey(version, req.variables) : undefined;

@@ -8,6 +8,7 @@ import type { CompletionUsage } from 'openai/resources/completions';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { oversizeOutputFailure } from './output-size.ts';
 
 export interface ModelCallDeps {
   sql: Sql;
@@ -135,15 +136,19 @@ export function createModelCallActivity(deps: ModelCallDeps) {
         // a provider may answer under another name (a snapshot, an alias): then the asked model's price
         deps.priceOf(completion.model || req.model) ?? deps.priceOf(req.model),
       );
-      await record('succeeded', usage, null);
+      const output = completion.choices[0]?.message?.content ?? '';
+      const oversize = oversizeOutputFailure(output, req.model);
+      await record(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
+      if (oversize) throw oversize;
       return {
-        output: completion.choices[0]?.message?.content ?? '',
+        output,
         model: req.model,
         provider: provider.name,
         usage,
         latencyMs: Math.round(seconds * 1000),
       };
     } catch (err) {
+      if (err instanceof ApplicationFailure) throw err; // ours, already recorded
       const failure = toProviderFailure(err, req.model);
       deps.metrics.providerLatency.observe(
         { provider: provider.name, model: req.model },
@@ -249,7 +254,9 @@ export async function streamModelCall(
     const usage = reported
       ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
       : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
-    await record('succeeded', usage, null);
+    const oversize = oversizeOutputFailure(output, req.model);
+    await record(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
+    if (oversize) throw oversize;
     return {
       output,
       model: req.model,
@@ -258,6 +265,7 @@ export async function streamModelCall(
       latencyMs: Math.round(performance.now() - started),
     };
   } catch (err) {
+    if (err instanceof ApplicationFailure) throw err; // ours, already recorded
     observeLatency();
     if (ctx.cancellationSignal.aborted || fastCancel.signal.aborted) {
       await publisher.flush();

@@ -8,6 +8,8 @@ export const ERROR_TABLE = {
   INVALID_TEMPLATE: { status: 400, retryable: false },
   MISSING_VARIABLES: { status: 400, retryable: false },
   UNKNOWN_VARIABLES: { status: 400, retryable: false },
+  /** a render of the prompt would exceed the render budget's iterations, steps or value depth */
+  TEMPLATE_BUDGET_EXCEEDED: { status: 400, retryable: false },
   UNAUTHORIZED: { status: 401, retryable: false },
   PAST_DUE: { status: 402, retryable: false },
   DISPUTED: { status: 402, retryable: false },
@@ -33,6 +35,8 @@ export const ERROR_TABLE = {
   INVALID_STATE: { status: 409, retryable: false },
   IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  /** the rendered prompt is too large: the render budget's output size, or the run's workflow payload limit */
+  PROMPT_TOO_LARGE: { status: 413, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   RATE_LIMITED: { status: 429, retryable: true },
   INTERNAL_ERROR: { status: 500, retryable: true },

@@ -3,6 +3,15 @@ import type { ERROR_TABLE, ErrorCode } from './errors.ts';
 
 export const TASK_QUEUE = 'promptmill-runs';
 
+/**
+ * The most a run's rendered messages (the workflow input) and its output may each have, in bytes of
+ * JSON (UTF-8). Both travel as Temporal payloads, which a Temporal server refuses above its blob
+ * size limit (2 MB by default; the dev server warns from 512 KB): the margin leaves room for the
+ * rest of the input and for encoding. The api refuses larger prompts before the run exists (413
+ * PROMPT_TOO_LARGE); the worker fails a run whose provider answers with more (PROVIDER_ERROR).
+ */
+export const MAX_RUN_PAYLOAD_BYTES = 1_500_000;
+
 export const chatMessageSchema = z.object({
   role: z.enum(['system', 'user', 'assistant']),
   content: z.string(),
