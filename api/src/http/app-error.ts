@@ -22,9 +22,15 @@ export class AppError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { details?: ErrorDetail[]; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+    opts: {
+      details?: ErrorDetail[];
+      headers?: Record<string, string>;
+      extra?: Record<string, unknown>;
+      /** what went wrong underneath: logged by the error handler (5xx), never sent */
+      cause?: unknown;
+    } = {},
   ) {
-    super(message);
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.status = ERROR_TABLE[code].status;
     this.details = opts.details;

@@ -86,6 +86,12 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): ErrorRequest
     const appErr = toAppError(err, maxBodyBytes);
     if (appErr.status >= 500 && !(err instanceof AppError)) {
       logger.error({ err, requestId: res.locals.requestId, route: req.path }, 'unhandled error');
+    } else if (appErr.status >= 500 && appErr.cause !== undefined) {
+      // the client got the code and a fixed message; the detail is for the operator
+      logger.error(
+        { err: appErr.cause, code: appErr.code, requestId: res.locals.requestId, route: req.path },
+        appErr.message,
+      );
     }
     if (res.headersSent) {
       res.end();

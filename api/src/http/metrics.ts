@@ -35,7 +35,7 @@ export function createApiMetrics(): ApiMetrics {
     }),
     runDispatch: new Counter({
       name: 'promptmill_run_dispatch_total',
-      help: 'Async run workflow starts by the dispatcher and sweepers (started, already_started, error), and runs failed because none could be started in time (abandoned)',
+      help: 'Async run workflow starts by the dispatcher and sweepers (started, already_started, error: retried later, refused: the run failed at once), and runs failed because none could be started in time (abandoned)',
       labelNames: ['result'],
       registers: [registry],
     }),

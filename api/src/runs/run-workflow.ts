@@ -4,7 +4,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temp
 import { AppError } from '../http/app-error.ts';
 import { startWorkflow, type TemporalHandle, workflowHandle } from '../temporal.ts';
 import type { RunDeps } from './deps.ts';
-import type { StartResult } from './dispatch/index.ts';
+import { RunStartRefusedError, type StartResult } from './dispatch/index.ts';
+import { classifyStartError } from './start-errors.ts';
 
 /**
  * Workflow task timeout of run workflows. While a local activity (the provider call) runs, the
@@ -27,6 +28,8 @@ export const runHandle = (temporal: TemporalHandle, runId: string) =>
 /**
  * The dispatcher's start of an async run's workflow. Idempotent: a workflow with this id, running
  * or closed, means another start got there first (REJECT_DUPLICATE: a finished run is never re-run).
+ * A refusal retrying cannot fix throws RunStartRefusedError (the dispatcher fails the run at once);
+ * anything else is thrown as is (the claim goes back for a sweeper's next attempt).
  */
 export async function startRunWorkflowOnce(
   temporal: TemporalHandle,
@@ -40,18 +43,27 @@ export async function startRunWorkflowOnce(
     return 'started';
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already_started';
+    const failure = classifyStartError(err);
+    if (!failure.retryable) throw new RunStartRefusedError(failure.code, failure.message, { cause: err });
     throw err;
   }
 }
 
-/** Starts a sync or streaming run's workflow; if Temporal refuses, the run fails at once. */
+/**
+ * Starts a sync or streaming run's workflow; if Temporal refuses, the run fails at once: 503
+ * SERVICE_UNAVAILABLE ("try again") when the service is unavailable, the refusal's own code
+ * (PROMPT_TOO_LARGE, INTERNAL_ERROR) when retrying cannot help. The server's text is logged by the
+ * error handler's caller only through the cause, never sent.
+ */
 export async function startRunWorkflow(deps: RunDeps, input: RunPromptWorkflowInput): Promise<void> {
   try {
     await startWorkflow(deps.temporal, RUN_PROMPT_WORKFLOW, runWorkflowOptions(deps.temporal, input));
-  } catch {
-    const message = 'The run could not be started; try again';
-    await failUnstartedRun(deps.sql, input.runId, 'SERVICE_UNAVAILABLE', message).catch(() => {});
-    throw new AppError('SERVICE_UNAVAILABLE', message, { extra: { runId: input.runId } });
+  } catch (err) {
+    const failure = classifyStartError(err);
+    const code = failure.retryable ? 'SERVICE_UNAVAILABLE' : failure.code;
+    const message = failure.retryable ? 'The run could not be started; try again' : failure.message;
+    await failUnstartedRun(deps.sql, input.runId, code, message).catch(() => {});
+    throw new AppError(code, message, { extra: { runId: input.runId }, cause: err });
   }
 }
 

@@ -1,15 +1,19 @@
 import type { RunPromptWorkflowInput } from '@promptmill/workflows';
-import type {
-  DispatchCounter,
-  DispatchLogger,
-  DispatchOutcome,
-  DispatchStore,
-  StartResult,
+import {
+  type DispatchCounter,
+  type DispatchLogger,
+  type DispatchOutcome,
+  type DispatchStore,
+  RunStartRefusedError,
+  type StartResult,
 } from './types.ts';
 
 export interface BatcherOptions {
   store: DispatchStore;
-  /** Starts the run's workflow; throws when Temporal refuses or is unreachable. */
+  /**
+   * Starts the run's workflow; throws when Temporal is unreachable (the claim is given back for a
+   * sweeper), or RunStartRefusedError when it refuses the start for good (the run fails at once).
+   */
   start: (input: RunPromptWorkflowInput) => Promise<StartResult>;
   logger: DispatchLogger;
   count?: DispatchCounter | undefined;
@@ -70,8 +74,6 @@ export function createDispatchBatcher(o: BatcherOptions): DispatchBatcher {
   let retryAt = 0;
   let stopping = false;
   let stopped = false;
-  let lastErrorLogAt = 0;
-  let unloggedErrors = 0;
   const count = (outcome: DispatchOutcome, n = 1) => o.count?.(outcome, n);
 
   const settle = (runId: string) => {
@@ -151,27 +153,53 @@ export function createDispatchBatcher(o: BatcherOptions): DispatchBatcher {
     }
   }
 
-  function logStartError(err: unknown): void {
-    const now = Date.now();
-    if (now - lastErrorLogAt < ERROR_LOG_INTERVAL_MS) {
-      unloggedErrors++;
-      return;
+  /** Start failures are logged at most once per ERROR_LOG_INTERVAL_MS each (Temporal down would log every run). */
+  function throttledLog(level: 'warn' | 'error', message: string): (err: unknown, runId: string) => void {
+    let lastAt = 0;
+    let unlogged = 0;
+    return (err, runId) => {
+      const now = Date.now();
+      if (now - lastAt < ERROR_LOG_INTERVAL_MS) {
+        unlogged++;
+        return;
+      }
+      o.logger[level]({ err, runId, alsoFailedSinceLastLog: unlogged }, message);
+      lastAt = now;
+      unlogged = 0;
+    };
+  }
+  const logStartError = throttledLog(
+    'warn',
+    'run dispatch: workflow start failed; the run waits for the sweeper',
+  );
+  const logRefusal = throttledLog('error', 'run dispatch: workflow start refused; the run failed');
+
+  /** A start refused for good: the run fails now (if that write fails, the claim goes back for a retry). */
+  async function failRefused(e: Entry, err: RunStartRefusedError): Promise<void> {
+    count('refused');
+    logRefusal(err.cause ?? err, e.input.runId);
+    try {
+      await o.store.fail(e.input.runId, err.code, err.message);
+    } catch (writeErr) {
+      failed.push(e.input.runId);
+      o.logger.warn(
+        { err: writeErr, runId: e.input.runId },
+        'run dispatch: refused run not failed; retried later',
+      );
     }
-    o.logger.warn(
-      { err, alsoFailedSinceLastLog: unloggedErrors },
-      'run dispatch: workflow start failed; the run waits for the sweeper',
-    );
-    lastErrorLogAt = now;
-    unloggedErrors = 0;
   }
 
   async function startOne(e: Entry): Promise<void> {
     try {
       count(await o.start(e.input));
     } catch (err) {
-      count('error');
-      failed.push(e.input.runId);
-      logStartError(err);
+      if (err instanceof RunStartRefusedError) {
+        await failRefused(e, err);
+      } else {
+        count('error');
+        failed.push(e.input.runId);
+        logStartError(err, e.input.runId);
+      }
     } finally {
       inFlight--;
       settle(e.input.runId);

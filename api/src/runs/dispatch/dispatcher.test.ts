@@ -7,6 +7,7 @@ import {
   type DispatchStore,
   type RunDispatcher,
   type RunDispatcherOptions,
+  RunStartRefusedError,
   type StartResult,
 } from './index.ts';
 
@@ -18,6 +19,8 @@ const silent = { info: () => {}, warn: () => {}, error: () => {} };
 class FakeStore implements DispatchStore {
   readonly claims: string[][] = [];
   readonly releases: string[][] = [];
+  readonly failures: { id: string; code: string; message: string }[] = [];
+  failFails = 0;
   /** runs a cancel (or another process) got first: never claimable */
   readonly taken = new Set<string>();
   readonly claimed = new Set<string>();
@@ -38,6 +41,15 @@ class FakeStore implements DispatchStore {
   async release(ids: readonly string[]) {
     this.releases.push([...ids]);
     for (const id of ids) this.claimed.delete(id);
+  }
+  async fail(id: string, code: string, message: string) {
+    if (this.failFails > 0) {
+      this.failFails--;
+      throw new Error('db down');
+    }
+    this.failures.push({ id, code, message });
+    this.claimed.delete(id);
+    this.taken.add(id);
   }
   async claimOrphans(limit: number) {
     const got = this.orphans.splice(0, limit);
@@ -171,6 +183,36 @@ describe('run dispatcher', () => {
     expect(h.store.releases.flat().sort()).toEqual(['run_bad1', 'run_bad2', 'run_bad3']);
     expect(h.counts).toEqual({ started: 1, already_started: 1, error: 3 });
     expect([...h.store.claimed].sort()).toEqual(['run_dup', 'run_ok']);
+  });
+
+  it('a start refused for good fails its run at once: counted as refused, never given back', async () => {
+    const h = harness({
+      startRun: async (id) => {
+        if (id.startsWith('run_big')) throw new RunStartRefusedError('PROMPT_TOO_LARGE', 'too large');
+        if (id.startsWith('run_down')) throw new Error('temporal unavailable');
+        return 'started';
+      },
+    });
+    const ids = ['run_ok', 'run_big', 'run_down'];
+    for (const id of ids) h.d.dispatch(input(id));
+    await Promise.all(ids.map((id) => h.d.whenSettled(id)));
+    // settled means written: the run has failed by the time whenSettled resolves
+    expect(h.store.failures).toEqual([{ id: 'run_big', code: 'PROMPT_TOO_LARGE', message: 'too large' }]);
+    await expect.poll(() => h.store.releases.flat()).toEqual(['run_down']);
+    expect(h.counts).toEqual({ started: 1, refused: 1, error: 1 });
+  });
+
+  it('a refused run whose failure cannot be written is given back (a sweeper tries again)', async () => {
+    const h = harness({
+      startRun: async () => {
+        throw new RunStartRefusedError('INTERNAL_ERROR', 'refused');
+      },
+    });
+    h.store.failFails = 1;
+    h.d.dispatch(input('run_x'));
+    await h.d.whenSettled('run_x');
+    await expect.poll(() => h.store.releases.flat()).toEqual(['run_x']);
+    expect(h.store.failures).toEqual([]);
   });
 
   it('retries a claim that failed (Postgres unreachable) instead of losing the runs', async () => {

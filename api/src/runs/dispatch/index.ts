@@ -4,6 +4,7 @@ import { createDispatchSweeper } from './sweeper.ts';
 import type { DispatchOutcome, DispatchStore, StartResult } from './types.ts';
 
 export { createDispatchStore, DISPATCH_TUNING, type DispatchStoreOptions } from './store.ts';
+export { RunStartRefusedError } from './types.ts';
 export type { DispatchOutcome, DispatchStore, StartResult };
 
 export interface RunDispatcherOptions extends BatcherOptions {

@@ -2,6 +2,7 @@ import {
   abandonUndispatchedRuns,
   claimOrphanRuns,
   claimRunsForDispatch,
+  failUnstartedRun,
   releaseDispatchClaims,
   type Sql,
 } from '@promptmill/infra/db';
@@ -22,6 +23,7 @@ export function createDispatchStore(sql: Sql, opts: DispatchStoreOptions): Dispa
   return {
     claim: (ids) => claimRunsForDispatch(sql, ids),
     release: (ids) => releaseDispatchClaims(sql, ids),
+    fail: (id, code, message) => failUnstartedRun(sql, id, code, message),
     async claimOrphans(limit) {
       const rows = await claimOrphanRuns(sql, {
         minAgeSeconds: opts.minAgeSeconds,

@@ -109,7 +109,10 @@ export async function releaseExpiredIdempotencyKey(
       AND created_at < now() - make_interval(secs => ${ttlSeconds})`;
 }
 
-/** The workflow could not be started: the run fails at once and frees its idempotency key. */
+/**
+ * The workflow could not be started: the run fails at once, frees its idempotency key and drops its
+ * workflow input (an async run's outbox entry).
+ */
 export async function failUnstartedRun(
   sql: Queryable,
   runId: string,
@@ -118,7 +121,7 @@ export async function failUnstartedRun(
 ): Promise<void> {
   await sql`
     UPDATE runs SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage},
-      idempotency_key = NULL, finished_at = now()
+      idempotency_key = NULL, finished_at = now(), workflow_input = NULL
     WHERE id = ${runId} AND status = 'queued'`;
 }
 
