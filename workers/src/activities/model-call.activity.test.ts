@@ -8,6 +8,7 @@ import {
   retryAfterMs,
   toProviderFailure,
 } from './model-call.activity.ts';
+import { providerErrorDetail } from './provider-errors.ts';
 
 const apiError = (status: number, headers: Record<string, string> = {}, message = 'boom') =>
   OpenAI.APIError.generate(status, { error: { message } }, undefined, new Headers(headers));
@@ -17,19 +18,14 @@ describe('toProviderFailure: which provider errors are retried', () => {
     const f = toProviderFailure(apiError(status), 'gpt-4o');
     expect(f.type).toBe('PROVIDER_ERROR');
     expect(f.nonRetryable).toBe(false);
-    expect(f.message).toBe(`Model 'gpt-4o' failed with HTTP ${status}: ${status} boom`);
   });
 
-  it.each([400, 401, 403, 404, 409, 422])(
-    'HTTP %i is non-retryable PROVIDER_REJECTED, provider message kept',
-    (status) => {
-      const f = toProviderFailure(apiError(status, {}, 'bad max_tokens'), 'm');
-      expect(f.type).toBe('PROVIDER_REJECTED');
-      expect(f.nonRetryable).toBe(true);
-      expect(f.message).toContain('bad max_tokens');
-      expect(f.message).toContain(`HTTP ${status}`);
-    },
-  );
+  it.each([400, 401, 403, 404, 409, 413, 422])('HTTP %i is non-retryable PROVIDER_REJECTED', (status) => {
+    const f = toProviderFailure(apiError(status, {}, 'bad max_tokens'), 'm');
+    expect(f.type).toBe('PROVIDER_REJECTED');
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toContain(`HTTP ${status}`);
+  });
 
   it('timeouts and connection errors are retryable', () => {
     const timeout = toProviderFailure(new OpenAI.APIConnectionTimeoutError(), 'm');
@@ -39,13 +35,16 @@ describe('toProviderFailure: which provider errors are retried', () => {
       message: "Model 'm' timed out",
     });
     const conn = toProviderFailure(new OpenAI.APIConnectionError({ message: 'ECONNREFUSED' }), 'm');
-    expect(conn).toMatchObject({ type: 'PROVIDER_ERROR', nonRetryable: false });
-    expect(conn.message).toContain('ECONNREFUSED');
+    expect(conn).toMatchObject({
+      type: 'PROVIDER_ERROR',
+      nonRetryable: false,
+      message: "Model 'm' is unreachable: the connection to its provider failed",
+    });
     const other = toProviderFailure(new Error('socket hang up'), 'm');
     expect(other).toMatchObject({
       type: 'PROVIDER_ERROR',
       nonRetryable: false,
-      message: "Model 'm' call failed: socket hang up",
+      message: "Model 'm' call failed",
     });
   });
 
@@ -54,6 +53,43 @@ describe('toProviderFailure: which provider errors are retried', () => {
     expect(toProviderFailure(apiError(503, { 'retry-after': '1' }), 'm').nextRetryDelay).toBe(1000);
     expect(toProviderFailure(apiError(500, { 'retry-after': '9' }), 'm').nextRetryDelay).toBeUndefined();
     expect(toProviderFailure(apiError(429), 'm').nextRetryDelay).toBeUndefined();
+  });
+});
+
+describe('provider error texts never reach the failure message (they reach tenants)', () => {
+  const SECRET = 'Incorrect API key provided: sk-proj-abc123SECRET. See https://internal.example:8443/v1';
+
+  it.each([
+    [500, "Model 'gpt-4o' failed: its provider answered HTTP 500"],
+    [503, "Model 'gpt-4o' failed: its provider answered HTTP 503"],
+    [408, "Model 'gpt-4o' failed: its provider answered HTTP 408"],
+    [429, "Model 'gpt-4o' is rate limited by its provider (HTTP 429)"],
+    [400, "Model 'gpt-4o' rejected the request (HTTP 400): check the version's model and params"],
+    [422, "Model 'gpt-4o' rejected the request (HTTP 422): check the version's model and params"],
+    [401, "Model 'gpt-4o' was refused: its provider did not accept the deployment's credentials (HTTP 401)"],
+    [403, "Model 'gpt-4o' was refused: its provider did not accept the deployment's credentials (HTTP 403)"],
+    [404, "Model 'gpt-4o' was not found at its provider (HTTP 404)"],
+    [413, "Model 'gpt-4o' rejected the request as too large (HTTP 413)"],
+    [409, "Model 'gpt-4o' rejected the request (HTTP 409)"],
+  ])('HTTP %i: a fixed message', (status, message) => {
+    const f = toProviderFailure(apiError(status, {}, SECRET), 'gpt-4o');
+    expect(f.message).toBe(message);
+  });
+
+  it('connection and unknown errors: fixed messages, whatever the error says', () => {
+    for (const err of [new OpenAI.APIConnectionError({ message: SECRET }), new Error(SECRET), SECRET]) {
+      expect(toProviderFailure(err, 'm').message).not.toMatch(/sk-proj|internal\.example|Incorrect/);
+    }
+  });
+
+  it('the detail (for the log and the attempt record) keeps the provider text and status', () => {
+    expect(providerErrorDetail(apiError(401, {}, SECRET))).toContain(
+      'HTTP 401: 401 Incorrect API key provided',
+    );
+    expect(providerErrorDetail(new Error('socket hang up', { cause: new Error('ECONNRESET') }))).toBe(
+      'Error: socket hang up (cause: Error: ECONNRESET)',
+    );
+    expect(providerErrorDetail('plain')).toBe('plain');
   });
 });
 

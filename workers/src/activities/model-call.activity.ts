@@ -1,4 +1,4 @@
-import { insertAttemptUsage, markRunRunning, type Sql } from '@promptmill/infra/db';
+import { insertAttemptUsage, markRunRunning, type Sql, setAttemptErrorDetail } from '@promptmill/infra/db';
 import { createStreamPublisher, streamCancellationsFor } from '@promptmill/infra/run-stream';
 import type { ChatMessage, ModelCallRequest, ModelCallResult, TokenUsage } from '@promptmill/workflows';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -9,6 +9,13 @@ import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { oversizeOutputFailure } from './output-size.ts';
+import {
+  callFailedMessage,
+  providerErrorDetail,
+  providerStatusMessage,
+  timedOutMessage,
+  unreachableMessage,
+} from './provider-errors.ts';
 
 export interface ModelCallDeps {
   sql: Sql;
@@ -43,35 +50,56 @@ export function retryAfterMs(headers: Headers | undefined, now = Date.now()): nu
 /**
  * Provider errors → Temporal failures. 429, 5xx, timeouts and connection errors are retryable
  * (on 429/503 a Retry-After header sets the next delay, capped at 60 s); any other 4xx is not
- * (PROVIDER_REJECTED).
+ * (PROVIDER_REJECTED). The message is fixed per class (provider-errors.ts): it reaches tenants,
+ * so the provider's own text never goes in it (providerErrorDetail keeps that for operators).
  */
 export function toProviderFailure(err: unknown, model: string): ApplicationFailure {
   if (err instanceof OpenAI.APIConnectionTimeoutError) {
-    return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: `Model '${model}' timed out` });
+    return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: timedOutMessage(model) });
   }
   if (err instanceof OpenAI.APIConnectionError) {
-    return ApplicationFailure.create({
-      type: 'PROVIDER_ERROR',
-      message: `Model '${model}' is unreachable: ${err.message}`,
-    });
+    return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: unreachableMessage(model) });
   }
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
     const status = err.status;
-    const detail = `Model '${model}' failed with HTTP ${status}: ${err.message}`;
+    const message = providerStatusMessage(model, status);
     if (status === 429 || status === 408 || status >= 500) {
       const delay = status === 429 || status === 503 ? retryAfterMs(err.headers) : undefined;
       return ApplicationFailure.create({
         type: 'PROVIDER_ERROR',
-        message: detail,
+        message,
         ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
       });
     }
-    return ApplicationFailure.create({ type: 'PROVIDER_REJECTED', message: detail, nonRetryable: true });
+    return ApplicationFailure.create({ type: 'PROVIDER_REJECTED', message, nonRetryable: true });
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return ApplicationFailure.create({
-    type: 'PROVIDER_ERROR',
-    message: `Model '${model}' call failed: ${message}`,
+  return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: callFailedMessage(model) });
+}
+
+/**
+ * A failed attempt's own text goes to the worker log and the attempt's usage_events row
+ * (error_detail), never to tenants. Best effort: the attempt's failure stands if this cannot be
+ * written.
+ */
+async function keepFailureDetail(
+  deps: ModelCallDeps,
+  ctx: Context,
+  req: ModelCallRequest,
+  failure: ApplicationFailure,
+  err: unknown,
+): Promise<void> {
+  const detail = providerErrorDetail(err);
+  const seq = attemptSeq(req.modelIndex, ctx.info.attempt);
+  ctx.log.warn('model call failed', {
+    runId: req.runId,
+    model: req.model,
+    seq,
+    code: failure.type,
+    message: failure.message,
+    detail,
+  });
+  await setAttemptErrorDetail(deps.sql, { runId: req.runId, seq, detail }).catch((writeErr: unknown) => {
+    ctx.log.warn('attempt error detail not recorded', { runId: req.runId, error: String(writeErr) });
   });
 }
 
@@ -155,6 +183,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
         (performance.now() - started) / 1000,
       );
       await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
+      await keepFailureDetail(deps, ctx, req, failure, err);
       throw failure;
     }
   };
@@ -278,27 +307,28 @@ export async function streamModelCall(
         nonRetryable: true,
       });
     }
-    const reason = idle.signal.aborted
-      ? `no data for ${idleMs} ms`
-      : err instanceof Error
-        ? err.message
-        : String(err);
+    const idleFor = `no data for ${idleMs} ms`;
+    // what broke, for the log and the attempt record: the transport's error, or the idle timeout
+    const cause = idle.signal.aborted ? new Error(`idle stream: ${idleFor}`) : err;
     if (contentChunks > 0) {
       await publisher.end();
       await record('failed', streamedSoFar(), 'STREAM_BROKEN');
-      throw ApplicationFailure.create({
+      const broken = ApplicationFailure.create({
         type: 'STREAM_BROKEN',
-        message: `The stream from model '${req.model}' broke after ${contentChunks} chunks: ${reason}`,
+        message: `The stream from model '${req.model}' broke after ${contentChunks} chunks`,
         nonRetryable: true,
       });
+      await keepFailureDetail(deps, ctx, req, broken, cause);
+      throw broken;
     }
     const failure = idle.signal.aborted
       ? ApplicationFailure.create({
           type: 'PROVIDER_ERROR',
-          message: `Model '${req.model}' timed out (${reason})`,
+          message: `Model '${req.model}' timed out (${idleFor})`,
         })
       : toProviderFailure(err, req.model);
     await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
+    await keepFailureDetail(deps, ctx, req, failure, cause);
     throw failure;
   } finally {
     clearTimeout(idleTimer);

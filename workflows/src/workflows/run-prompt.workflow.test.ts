@@ -174,6 +174,22 @@ describe('runPromptWorkflow', () => {
     expect(acts.recorded.completions[0]).toMatchObject({ status: 'failed', errorCode: 'PROVIDER_ERROR' });
   });
 
+  it('an error the activity did not expect (a database host, a stack) becomes a fixed message', async () => {
+    const acts = fakeActivities(async () => {
+      throw new Error('connect ECONNREFUSED 10.9.8.7:5432 (postgres://promptmill:hunter2@db)');
+    });
+    const outcome = await runWorkflow(t, acts, input({ retry: { maxAttempts: 2, initialIntervalMs: 10 } }));
+
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: { code: 'PROVIDER_ERROR', message: "Model 'model-a' call failed" },
+    });
+    expect(acts.recorded.completions[0]).toMatchObject({
+      errorCode: 'PROVIDER_ERROR',
+      errorMessage: "Model 'model-a' call failed",
+    });
+  });
+
   it('cancels the running model call and records the run as canceled', async () => {
     let started: () => void = () => {};
     const callStarted = new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import {
   CancellationScope,
   isCancellation,
   proxyLocalActivities,
+  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunActivities } from '../contracts/activities.ts';
@@ -19,13 +20,19 @@ export interface RunPromptWorkflowInput extends RunPromptInput {
   retry: RunRetryPolicy;
 }
 
-function failureOf(err: unknown): { code: ErrorCode; message: string; isFinal: boolean } {
+/**
+ * A failed model call → the run's error. Its message reaches tenants, so only the activity's own
+ * failures (an ApplicationFailure typed with an error code: a fixed message per class) keep theirs;
+ * anything else (an error the activity did not expect, a timeout) gets a fixed one — its text is in
+ * the worker log and the workflow history, for operators.
+ */
+function failureOf(err: unknown, model: string): { code: ErrorCode; message: string; isFinal: boolean } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    const code = isErrorCode(cause.type) ? cause.type : 'PROVIDER_ERROR';
-    return { code, message: cause.message, isFinal: !isRetryableCode(code) };
+  if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) {
+    return { code: cause.type, message: cause.message, isFinal: !isRetryableCode(cause.type) };
   }
-  const message = cause instanceof Error ? cause.message : 'Provider call failed';
+  const message =
+    cause instanceof TimeoutFailure ? `Model '${model}' timed out` : `Model '${model}' call failed`;
   return { code: 'PROVIDER_ERROR', message, isFinal: false };
 }
 
@@ -83,7 +90,7 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
         break;
       } catch (err) {
         if (isCancellation(err)) throw err;
-        const f = failureOf(err);
+        const f = failureOf(err, model);
         failure = { code: f.code, message: f.message };
         if (f.isFinal) break;
       }
