@@ -76,3 +76,18 @@ describe('loadWorkerEnv: provider settings', () => {
     expect(loadWorkerEnv({ ...base, OPENAI_API_KEY: 'sk-x' }).OPENAI_API_KEY).toBe('sk-x');
   });
 });
+
+describe('loadWorkerEnv: metric label budget', () => {
+  it('defaults to 50 prompt labels per organization and 10,000 series per metric; bad values are named', () => {
+    expect(loadWorkerEnv(base)).toMatchObject({
+      METRICS_PROMPT_LABELS_PER_ORG: 50,
+      METRICS_MAX_SERIES: 10_000,
+    });
+    expect(
+      loadWorkerEnv({ ...base, METRICS_PROMPT_LABELS_PER_ORG: '200' }).METRICS_PROMPT_LABELS_PER_ORG,
+    ).toBe(200);
+    expect(() => loadWorkerEnv({ ...base, METRICS_PROMPT_LABELS_PER_ORG: '0' })).toThrow(
+      /METRICS_PROMPT_LABELS_PER_ORG/,
+    );
+  });
+});

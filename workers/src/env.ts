@@ -64,6 +64,13 @@ export const workerEnvSchema = z
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     /** Interface of the worker's /metrics endpoint. */
     WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    /**
+     * Distinct prompt labels per organization (and version labels per prompt) in this process's run
+     * metrics; later ones are `<org tag>/other` (README, Operations: metric labels).
+     */
+    METRICS_PROMPT_LABELS_PER_ORG: z.coerce.number().int().min(1).max(10_000).default(50),
+    /** Distinct label sets per run metric in this process; later ones have prompt, version and model `other`. */
+    METRICS_MAX_SERIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
     /** Concurrent activity / local activity executions in this worker. */
     WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
     /** Prebuilt workflow bundle (npm run build); unset → bundle the workflow source at start. */

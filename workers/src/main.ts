@@ -4,6 +4,7 @@ import { createLogger } from '@promptmill/infra/logger';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from './activities/index.ts';
 import { loadWorkerEnv } from './env.ts';
+import { knownModelLabel } from './metric-labels.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createPriceTable } from './providers/pricing.ts';
@@ -15,7 +16,11 @@ const logger = createLogger('worker', env.LOG_LEVEL);
 Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
 
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-worker' });
-const metrics = createWorkerMetrics();
+const metrics = createWorkerMetrics({
+  promptsPerOrg: env.METRICS_PROMPT_LABELS_PER_ORG,
+  maxSeries: env.METRICS_MAX_SERIES,
+  knownModel: knownModelLabel({ prices: env.MODEL_PRICES, providers: env.PROVIDERS }),
+});
 const providers = createProviderRegistry({
   providers: env.PROVIDERS,
   defaultBaseUrl: env.OPENAI_BASE_URL,

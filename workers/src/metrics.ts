@@ -1,4 +1,16 @@
+import type { TokenUsage } from '@promptmill/workflows';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { createMetricLabels, type MetricLabelOptions, OTHER } from './metric-labels.ts';
+
+/** A finished run, as its metrics see it. */
+export interface RunMetricFacts {
+  orgId: string;
+  promptName: string;
+  promptVersion: number;
+  model: string;
+  status: string;
+  latencyMs: number;
+}
 
 export interface WorkerMetrics {
   registry: Registry;
@@ -9,15 +21,27 @@ export interface WorkerMetrics {
   cost: Counter<'prompt' | 'model'>;
   webhookDeliveries: Counter<'event' | 'outcome'>;
   webhookLatency: Histogram<string>;
+  /** runs, duration, tokens and cost of a finished run, under bounded labels (metric-labels.ts) */
+  recordRun(run: RunMetricFacts, usage: TokenUsage): void;
+  /** one provider call's latency, under a bounded model label */
+  observeProviderLatency(provider: string, model: string, seconds: number): void;
 }
+
+/** Defaults of the label budget (see metric-labels.ts); the worker env can change them. */
+export const DEFAULT_LABEL_BUDGET = { promptsPerOrg: 50, maxSeries: 10_000 } as const;
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-export function createWorkerMetrics(): WorkerMetrics {
+export function createWorkerMetrics(opts: Partial<MetricLabelOptions> = {}): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'promptmill_worker_' });
   const registers = [registry];
-  return {
+  const labels = createMetricLabels({
+    ...DEFAULT_LABEL_BUDGET,
+    knownModel: () => OTHER,
+    ...opts,
+  });
+  const metrics = {
     registry,
     runs: new Counter({
       name: 'promptmill_runs_total',
@@ -63,5 +87,25 @@ export function createWorkerMetrics(): WorkerMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+  };
+  const open = ['prompt', 'version', 'model'] as const;
+  return {
+    ...metrics,
+    recordRun(run, usage) {
+      const prompt = labels.prompt(run.orgId, run.promptName);
+      const version = labels.version(prompt, run.promptVersion);
+      const model = labels.model(run.model);
+      const status = run.status;
+      metrics.runs.inc(labels.capped('runs', { prompt, version, model, status }, open));
+      const byPrompt = labels.capped('prompt_model', { prompt, model }, open);
+      metrics.runDuration.observe(byPrompt, run.latencyMs / 1000);
+      metrics.tokens.inc({ ...byPrompt, kind: 'prompt' }, usage.promptTokens);
+      metrics.tokens.inc({ ...byPrompt, kind: 'completion' }, usage.completionTokens);
+      metrics.cost.inc(byPrompt, usage.cost);
+    },
+    observeProviderLatency(provider, model, seconds) {
+      const bounded = labels.capped('provider_model', { provider, model: labels.model(model) }, open);
+      metrics.providerLatency.observe(bounded, seconds);
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { orgMetricTag } from '@promptmill/infra';
 import { findKeyById, monthTokensUsed, peekCounters, type Sql } from '@promptmill/infra/db';
 import { z } from 'zod';
 import type { AuthContext } from '../auth/auth-context.ts';
@@ -28,6 +29,11 @@ export const meSchema = z.object({
     name: z.string(),
     plan: z.enum(['free', 'pro', 'team', 'enterprise']),
     billingStatus: z.enum(['active', 'past_due', 'disputed', 'canceled']),
+    metricsTag: z.string().openapi({
+      description:
+        "This organization's prefix in Prometheus prompt labels (`<metricsTag>/<prompt name>`): the first 8 hex characters of sha256(organization id)",
+      example: 'a1b2c3d4',
+    }),
   }),
   limits: z.object({
     plan: z.object({ requestsPerMinute: z.number().int(), requestsPerDay: z.number().int() }),
@@ -78,7 +84,13 @@ export async function describeCaller(sql: Sql, auth: AuthContext, now: Date): Pr
   return {
     auth: auth.key.via,
     key: toKeyView(row, now),
-    organization: { id: org.id, name: org.name, plan: org.plan, billingStatus: org.billing },
+    organization: {
+      id: org.id,
+      name: org.name,
+      plan: org.plan,
+      billingStatus: org.billing,
+      metricsTag: orgMetricTag(org.id),
+    },
     limits: {
       plan: { requestsPerMinute: plan.perMinute, requestsPerDay: plan.perDay },
       key: key.rateLimits,

@@ -143,9 +143,22 @@ export function defineRoute<
 /** Registers each route's handlers under every path it is served at. */
 export function mountRoutes(router: Router, routes: readonly RouteDef[]): Router {
   for (const route of routes) {
-    for (const path of route.paths) router[route.doc.method](path, ...route.handlers);
+    for (const path of route.paths) router[route.doc.method](path, routeLabel(path), ...route.handlers);
   }
   return router;
+}
+
+/**
+ * The metrics' `route` label of the request: the template it was served under (`/v1/prompts/:idOrName`),
+ * set when its route matches; requests no route took (unknown paths, refused before their route) stay
+ * `unmatched`. Never the raw path, nor Express's mount path (req.baseUrl changes with error handlers
+ * mounted under a prefix).
+ */
+function routeLabel(path: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.routeTemplate = path;
+    next();
+  };
 }
 
 /**

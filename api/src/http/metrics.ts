@@ -42,13 +42,16 @@ export function createApiMetrics(): ApiMetrics {
   };
 }
 
-/** Labels use the matched route template, never the raw path (bounded cardinality). */
+/**
+ * Labels use the template of the route that took the request (set by mountRoutes), or `unmatched`:
+ * never the raw path (bounded cardinality). The method is one Node's HTTP parser accepts.
+ */
 export function httpMetrics(metrics: ApiMetrics): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.once('finish', () => {
-      const routePath = req.route?.path;
-      const route = typeof routePath === 'string' ? `${req.baseUrl}${routePath}` : 'unmatched';
+      const template: unknown = res.locals.routeTemplate;
+      const route = typeof template === 'string' ? template : 'unmatched';
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
       metrics.httpDuration.observe({ route, method: req.method }, seconds);

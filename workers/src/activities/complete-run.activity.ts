@@ -21,15 +21,8 @@ export function createCompleteRunActivity(deps: { sql: Sql; metrics: WorkerMetri
       cacheKey: req.cacheKey,
       cacheTtlSeconds: req.cacheTtlSeconds,
     });
-    if (totals.recorded) {
-      const { metrics } = deps;
-      const labels = { prompt: req.promptName, model: req.model };
-      metrics.runs.inc({ ...labels, version: String(req.promptVersion), status: req.status });
-      metrics.runDuration.observe(labels, req.latencyMs / 1000);
-      metrics.tokens.inc({ ...labels, kind: 'prompt' }, totals.usage.promptTokens);
-      metrics.tokens.inc({ ...labels, kind: 'completion' }, totals.usage.completionTokens);
-      metrics.cost.inc(labels, totals.usage.cost);
-    }
+    // bounded labels: tenant-chosen prompt and model names go through the label budget (metric-labels.ts)
+    if (totals.recorded) deps.metrics.recordRun(req, totals.usage);
     return { usage: totals.usage, attempts: totals.attempts };
   };
 }

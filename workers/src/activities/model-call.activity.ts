@@ -157,7 +157,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
         signal: ctx.cancellationSignal,
       });
       const seconds = (performance.now() - started) / 1000;
-      deps.metrics.providerLatency.observe({ provider: provider.name, model: req.model }, seconds);
+      deps.metrics.observeProviderLatency(provider.name, req.model, seconds);
       const usage = usageWithCost(
         completion.usage?.prompt_tokens ?? 0,
         completion.usage?.completion_tokens ?? 0,
@@ -178,10 +178,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err; // ours, already recorded
       const failure = toProviderFailure(err, req.model);
-      deps.metrics.providerLatency.observe(
-        { provider: provider.name, model: req.model },
-        (performance.now() - started) / 1000,
-      );
+      deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
       await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
       await keepFailureDetail(deps, ctx, req, failure, err);
       throw failure;
@@ -252,10 +249,7 @@ export async function streamModelCall(
 
   const record = attemptRecorder(deps.sql, req, attempt, provider.name, started);
   const observeLatency = () =>
-    deps.metrics.providerLatency.observe(
-      { provider: provider.name, model: req.model },
-      (performance.now() - started) / 1000,
-    );
+    deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
   const streamedSoFar = () =>
     usageWithCost(contentChunks > 0 ? estimatePromptTokens(req.messages) : 0, contentChunks, price);
 
