@@ -135,7 +135,7 @@ export function promptRoutes({ sql }: PromptDeps): RouteDef[] {
         201: { description: 'Created; Location points at it', schema: one(versionSchema) },
         400: {
           description:
-            'VALIDATION_ERROR (field details; a template variable missing from an explicit contract), INVALID_TEMPLATE (with line and column)',
+            'VALIDATION_ERROR (field details; a template variable missing from an explicit contract), INVALID_TEMPLATE (with line and column; also for `#if`/`#each` blocks nested more than 32 levels)',
         },
         404: { description: 'PROMPT_NOT_FOUND' },
       },
@@ -255,7 +255,14 @@ export function promptRoutes({ sql }: PromptDeps): RouteDef[] {
           description: 'content (text versions) or messages (chat versions)',
           schema: one(renderResultSchema),
         },
-        400: { description: 'MISSING_VARIABLES / UNKNOWN_VARIABLES naming every variable; VALIDATION_ERROR' },
+        400: {
+          description:
+            'MISSING_VARIABLES / UNKNOWN_VARIABLES naming every variable; VALIDATION_ERROR; TEMPLATE_BUDGET_EXCEEDED (the render budget, details: reason, limit, tag)',
+        },
+        413: {
+          description:
+            'PROMPT_TOO_LARGE: the rendered prompt is over 1,000,000 characters (rendering alone has no byte limit)',
+        },
         404: {
           description:
             'PROMPT_NOT_FOUND (no production version: "Prompt \'<name>\' not found or has no PRODUCTION version") or VERSION_NOT_FOUND',

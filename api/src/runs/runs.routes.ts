@@ -45,12 +45,17 @@ export function runsRoutes(deps: RunDeps): RouteDef[] {
           schema: acceptedSchema,
         },
         400: {
-          description: 'VALIDATION_ERROR (body or Idempotency-Key), MISSING_VARIABLES, UNKNOWN_VARIABLES',
+          description:
+            'VALIDATION_ERROR (body or Idempotency-Key), MISSING_VARIABLES, UNKNOWN_VARIABLES, TEMPLATE_BUDGET_EXCEEDED (details: reason, limit, tag)',
         },
         402: { description: 'INSUFFICIENT_TOKENS: the monthly token budget is spent' },
         403: { description: 'MODEL_NOT_ALLOWED or FORBIDDEN' },
         404: { description: 'PROMPT_NOT_FOUND or VERSION_NOT_FOUND' },
         409: { description: 'IDEMPOTENCY_CONFLICT: the key was used with a different body' },
+        413: {
+          description:
+            'PROMPT_TOO_LARGE: the rendered prompt is over 1,000,000 characters (details.reason `output_size`) or 1,500,000 bytes of UTF-8 JSON (`payload_size`); nothing is queued',
+        },
       },
       handler: async ({ req, res, body, auth }) => {
         const key = readIdempotencyKey(req.get('idempotency-key'));

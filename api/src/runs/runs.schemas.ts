@@ -68,7 +68,10 @@ export const runSchema = z
       .string()
       .openapi({ description: 'The model that answered (a fallback when the primary failed)' }),
     output: z.string().nullable(),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable().openapi({
+      description:
+        "Why the run did not succeed: a documented code and a fixed message (a provider's own error text is never shown; operators find it in the worker log and usage_events.error_detail)",
+    }),
     usage: usageSchema.openapi({ description: 'Sum over every attempt, failed ones included' }),
     attempts: z.number().int(),
     cacheHit: z.boolean(),
@@ -130,14 +133,25 @@ export const SYNC_RUN_RESPONSES = {
     schema: syncRunResponseSchema,
   },
   400: {
-    description: 'VALIDATION_ERROR (the message names the fields), MISSING_VARIABLES or UNKNOWN_VARIABLES',
+    description:
+      'VALIDATION_ERROR (the message names the fields), MISSING_VARIABLES, UNKNOWN_VARIABLES, or TEMPLATE_BUDGET_EXCEEDED (rendering these variables would take more than the render budget: 10,000 `#each` iterations, 100,000 steps, values nested 64 levels)',
   },
   402: { description: 'INSUFFICIENT_TOKENS (monthly token budget spent), PAST_DUE or DISPUTED' },
   403: { description: 'MODEL_NOT_ALLOWED, FORBIDDEN (scope or prompt restriction), API_NOT_ALLOWED, …' },
   404: { description: "PROMPT_NOT_FOUND: Prompt '<name>' not found or has no PRODUCTION version" },
   409: { description: 'RUN_CANCELED: the run was canceled while the request waited' },
+  413: {
+    description:
+      'PAYLOAD_TOO_LARGE (request body over MAX_BODY_BYTES) or PROMPT_TOO_LARGE: the rendered prompt is over 1,000,000 characters or 1,500,000 bytes of UTF-8 JSON; no run is created',
+  },
   429: { description: 'RATE_LIMITED, with Retry-After' },
-  500: { description: 'INTERNAL_ERROR' },
-  502: { description: 'PROVIDER_ERROR after retries and fallbacks (the provider message is kept)' },
+  500: {
+    description: 'INTERNAL_ERROR (a fixed message; e.g. the workflow service refused the start for good)',
+  },
+  502: {
+    description:
+      "PROVIDER_ERROR after retries and fallbacks, with a fixed message per kind of failure (e.g. `Model 'gpt-4o' failed: its provider answered HTTP 503`); the provider's own text is never shown",
+  },
+  503: { description: 'SERVICE_UNAVAILABLE: the workflow service is unavailable; try again' },
   504: { description: 'RUN_TIMEOUT: the run goes on; `runId` in the body, poll GET /v1/runs/:id' },
 };
