@@ -260,7 +260,7 @@ describe('POST /api/v1/run: every error is {success:false, error, code}', () => 
       expect(res.status).toBe(502);
       expect(Object.keys(res.body).sort()).toEqual(['code', 'error', 'runId', 'success']);
       expect(res.body).toMatchObject({ success: false, code: 'PROVIDER_ERROR' });
-      expect(res.body.error).toContain('model gone');
+      expect(res.body.error).toBe("Model 'mock-1' was not found at its provider (HTTP 404)");
     } finally {
       await mock.removeRule(rule);
     }

@@ -38,7 +38,11 @@ export interface MetricLabels {
 /** Admits up to `max` distinct values per scope; the rest are refused (the caller says `other`). */
 class Budget {
   readonly #seen = new Map<string, Set<string>>();
-  constructor(readonly max: number) {}
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
 
   admits(scope: string, value: string): boolean {
     let values = this.#seen.get(scope);
@@ -47,7 +51,7 @@ class Budget {
       this.#seen.set(scope, values);
     }
     if (values.has(value)) return true;
-    if (values.size >= this.max) return false;
+    if (values.size >= this.#max) return false;
     values.add(value);
     return true;
   }
