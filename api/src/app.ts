@@ -27,6 +27,7 @@ import { createUsageRecorder } from './limits/usage-recorder.ts';
 import { promptRoutes } from './prompts/prompts.routes.ts';
 import { templateRoutes } from './prompts/templates.routes.ts';
 import { createDispatchStore, createRunDispatcher, DISPATCH_TUNING } from './runs/dispatch/index.ts';
+import { RESERVATION_SWEEP_INTERVAL_MS, startReservationSweep } from './runs/run-budget.ts';
 import { startRunWorkflowOnce } from './runs/run-workflow.ts';
 import { runsRoutes } from './runs/runs.routes.ts';
 import { syncRunRoutes } from './runs/sync.routes.ts';
@@ -97,6 +98,10 @@ export function createApp(deps: AppDeps): App {
   }
   const usage = createUsageRecorder(sql, { intervalMs: env.USAGE_FLUSH_INTERVAL_MS, logger });
   const stopCleanup = startCounterCleanup(sql, { intervalMs: env.RATE_LIMIT_CLEANUP_INTERVAL_MS, logger });
+  const stopReservationSweep = startReservationSweep(sql, {
+    intervalMs: RESERVATION_SWEEP_INTERVAL_MS,
+    logger,
+  });
   const dispatcher = createRunDispatcher({
     ...DISPATCH_TUNING,
     store: createDispatchStore(sql, { ...DISPATCH_TUNING, giveUpSeconds: env.RUN_DISPATCH_GIVE_UP_SECONDS }),
@@ -191,6 +196,7 @@ export function createApp(deps: AppDeps): App {
     routes,
     async close() {
       stopCleanup();
+      stopReservationSweep();
       // before the Temporal connection closes: async runs accepted so far get their workflows started
       await dispatcher.stop(DISPATCH_TUNING.drainMs);
       await usage.stop();

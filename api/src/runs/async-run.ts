@@ -1,9 +1,4 @@
-import {
-  findRunByIdempotencyKey,
-  insertRun,
-  type RunStatus,
-  releaseExpiredIdempotencyKey,
-} from '@promptmill/infra/db';
+import { findRunByIdempotencyKey, type RunStatus, releaseExpiredIdempotencyKey } from '@promptmill/infra/db';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { RunDeps } from './deps.ts';
@@ -16,6 +11,7 @@ import {
   type RunRequest,
   recordCacheHit,
 } from './prepare-run.ts';
+import { insertBudgetedRun } from './run-budget.ts';
 import { lookupRunCache } from './run-cache.ts';
 
 export interface AsyncRunResult {
@@ -69,7 +65,7 @@ export async function createAsyncRun(
   for (let round = 0; round < 3; round++) {
     const inserted = cached
       ? await recordCacheHit(deps, prepared, req, cached, idempotency)
-      : await insertRun(deps.sql, newRunRow(prepared, req, idempotency, true));
+      : await insertBudgetedRun(deps.sql, newRunRow(prepared, req, idempotency, true), prepared.budget);
     if (inserted) {
       if (cached) return { runId: prepared.runId, status: 'succeeded', replayed: false, cache: 'HIT' };
       deps.dispatcher.dispatch(prepared.input);
