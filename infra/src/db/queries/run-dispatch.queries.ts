@@ -132,3 +132,19 @@ export async function cancelUndispatchedRun(sql: Sql, runId: string): Promise<bo
   })) as boolean;
 }
 
+/**
+ * A sync or streaming run whose workflow start had an unknown outcome (the workflow may or may not
+ * exist) joins the outbox: the dispatcher, or any sweeper later, starts it with REJECT_DUPLICATE —
+ * it runs once whichever it was — or it is abandoned like any async run Temporal never took.
+ * false = the run has moved on (its workflow did start and got to it first).
+ */
+export async function handOverToDispatch(
+  sql: Queryable,
+  runId: string,
+  input: RunPromptWorkflowInput,
+): Promise<boolean> {
+  const rows = await sql`
+    UPDATE runs SET workflow_input = ${sql.json(input as unknown as Record<string, never>)}
+    WHERE id = ${runId} AND status = 'queued' AND workflow_input IS NULL AND dispatched_at IS NULL`;
+  return rows.count === 1;
+}
