@@ -1,6 +1,12 @@
-import { insertAttemptUsage, markRunRunning, type Sql } from '@promptmill/infra/db';
+import { randomUUID } from 'node:crypto';
+import { finishAttempt, type Sql, startAttempt } from '@promptmill/infra/db';
 import { createStreamPublisher, streamCancellationsFor } from '@promptmill/infra/run-stream';
-import type { ChatMessage, ModelCallRequest, ModelCallResult, TokenUsage } from '@promptmill/workflows';
+import {
+  estimatePromptTokens,
+  type ModelCallRequest,
+  type ModelCallResult,
+  type TokenUsage,
+} from '@promptmill/workflows';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
@@ -18,7 +24,10 @@ export interface ModelCallDeps {
   streamIdleTimeoutMs?: number | undefined;
 }
 
-/** Attempts are numbered per model: model index × 1000 + Temporal attempt number. */
+/**
+ * Attempts are ordered per model: model index × 1000 + Temporal attempt number. A call a new worker
+ * makes again after a crash has the same number (its row has its own attempt id).
+ */
 export function attemptSeq(modelIndex: number, attempt: number): number {
   return modelIndex * 1000 + attempt;
 }
@@ -89,40 +98,61 @@ export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCrea
   };
 }
 
-/** Records one provider attempt (one usage_events row per run, model and Temporal attempt). */
-function attemptRecorder(
-  sql: Sql,
+interface AttemptRecorder {
+  /** performance.now() when the provider call began */
+  readonly started: number;
+  /** Closes the call's usage row: what the provider reported, or what it must have billed. */
+  finish(status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null): Promise<void>;
+}
+
+/**
+ * One provider call's usage row (usage_events kind 'attempt'), opened before the call with this
+ * execution's own attempt id — a call a crash makes a new worker repeat is billed again, so it is
+ * another row — and the prompt estimated, which is what the row keeps if the worker dies mid-call.
+ * The run's first call also marks the run running.
+ */
+async function openAttempt(
+  deps: ModelCallDeps,
   req: ModelCallRequest,
   attempt: number,
   provider: string,
-  started: number,
-) {
-  return (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
-    insertAttemptUsage(sql, {
-      runId: req.runId,
-      orgId: req.orgId,
-      keyId: req.keyId,
-      promptId: req.promptId,
-      promptVersion: req.promptVersion,
-      seq: attemptSeq(req.modelIndex, attempt),
-      model: req.model,
-      provider,
-      status,
-      errorCode,
-      usage,
-      latencyMs: Math.round(performance.now() - started),
-    });
+): Promise<AttemptRecorder> {
+  const attemptId = randomUUID();
+  await startAttempt(deps.sql, {
+    runId: req.runId,
+    orgId: req.orgId,
+    keyId: req.keyId,
+    promptId: req.promptId,
+    promptVersion: req.promptVersion,
+    attemptId,
+    seq: attemptSeq(req.modelIndex, attempt),
+    model: req.model,
+    provider,
+    estimate: usageWithCost(estimatePromptTokens(req.messages), 0, deps.priceOf(req.model)),
+    isFirst: req.modelIndex === 0 && attempt === 1,
+  });
+  const started = performance.now();
+  return {
+    started,
+    finish: (status, usage, errorCode) =>
+      finishAttempt(deps.sql, {
+        runId: req.runId,
+        attemptId,
+        status,
+        errorCode,
+        usage,
+        latencyMs: Math.round(performance.now() - started),
+      }),
+  };
 }
 
 export function createModelCallActivity(deps: ModelCallDeps) {
   return async function callModel(req: ModelCallRequest): Promise<ModelCallResult> {
     const ctx = Context.current();
-    const attempt = ctx.info.attempt;
-    if (req.modelIndex === 0 && attempt === 1) await markRunRunning(deps.sql, req.runId);
     if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
-    const started = performance.now();
-    const record = attemptRecorder(deps.sql, req, attempt, provider.name, started);
+    const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
+    const { started } = attempt;
     try {
       const completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
         signal: ctx.cancellationSignal,
@@ -135,7 +165,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
         // a provider may answer under another name (a snapshot, an alias): then the asked model's price
         deps.priceOf(completion.model || req.model) ?? deps.priceOf(req.model),
       );
-      await record('succeeded', usage, null);
+      await attempt.finish('succeeded', usage, null);
       return {
         output: completion.choices[0]?.message?.content ?? '',
         model: req.model,
@@ -149,18 +179,10 @@ export function createModelCallActivity(deps: ModelCallDeps) {
         { provider: provider.name, model: req.model },
         (performance.now() - started) / 1000,
       );
-      await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
+      await attempt.finish('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
       throw failure;
     }
   };
-}
-
-/**
- * Rough prompt-token count (~4 characters per token plus 3 per message) for a stream that broke
- * before the provider's usage chunk, which comes last: the provider bills the prompt all the same.
- */
-export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
-  return messages.reduce((sum, m) => sum + Math.ceil(m.content.length / 4) + 3, 0);
 }
 
 function waitForAbort(signal: AbortSignal, timeoutMs: number): Promise<void> {
@@ -194,7 +216,6 @@ export async function streamModelCall(
   req: ModelCallRequest,
   ctx: Context,
 ): Promise<ModelCallResult> {
-  const attempt = ctx.info.attempt;
   const provider = deps.providers.forModel(req.model);
   const price = deps.priceOf(req.model);
   const cancellations = streamCancellationsFor(deps.sql);
@@ -202,6 +223,8 @@ export async function streamModelCall(
   await cancellations.ready().catch((err: unknown) => {
     ctx.log.warn('stream cancellations not listened to', { error: String(err) });
   });
+  const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
+  const { started } = attempt;
   const fastCancel = cancellations.watch(req.runId);
   const idle = new AbortController();
   const idleMs = deps.streamIdleTimeoutMs ?? 60_000;
@@ -210,13 +233,11 @@ export async function streamModelCall(
   const publisher = createStreamPublisher(deps.sql, req.runId, (err) =>
     ctx.log.warn('stream delta not published', { runId: req.runId, error: String(err) }),
   );
-  const started = performance.now();
   let output = '';
   let contentChunks = 0;
   let finishReason: string | null = null;
   let reported: CompletionUsage | undefined;
 
-  const record = attemptRecorder(deps.sql, req, attempt, provider.name, started);
   const observeLatency = () =>
     deps.metrics.providerLatency.observe(
       { provider: provider.name, model: req.model },
@@ -249,7 +270,7 @@ export async function streamModelCall(
     const usage = reported
       ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
       : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
-    await record('succeeded', usage, null);
+    await attempt.finish('succeeded', usage, null);
     return {
       output,
       model: req.model,
@@ -261,7 +282,7 @@ export async function streamModelCall(
     observeLatency();
     if (ctx.cancellationSignal.aborted || fastCancel.signal.aborted) {
       await publisher.flush();
-      await record('failed', streamedSoFar(), 'RUN_CANCELED');
+      await attempt.finish('failed', streamedSoFar(), 'RUN_CANCELED');
       await waitForAbort(ctx.cancellationSignal, CANCEL_CONFIRM_TIMEOUT_MS);
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       throw ApplicationFailure.create({
@@ -277,7 +298,7 @@ export async function streamModelCall(
         : String(err);
     if (contentChunks > 0) {
       await publisher.end();
-      await record('failed', streamedSoFar(), 'STREAM_BROKEN');
+      await attempt.finish('failed', streamedSoFar(), 'STREAM_BROKEN');
       throw ApplicationFailure.create({
         type: 'STREAM_BROKEN',
         message: `The stream from model '${req.model}' broke after ${contentChunks} chunks: ${reason}`,
@@ -290,7 +311,7 @@ export async function streamModelCall(
           message: `Model '${req.model}' timed out (${reason})`,
         })
       : toProviderFailure(err, req.model);
-    await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
+    await attempt.finish('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
     throw failure;
   } finally {
     clearTimeout(idleTimer);
