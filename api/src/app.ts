@@ -31,6 +31,7 @@ import { createUsageRecorder } from './limits/usage-recorder.ts';
 import { promptRoutes } from './prompts/prompts.routes.ts';
 import { templateRoutes } from './prompts/templates.routes.ts';
 import { createDispatchStore, createRunDispatcher, DISPATCH_TUNING } from './runs/dispatch/index.ts';
+import { RESERVATION_SWEEP_INTERVAL_MS, startReservationSweep } from './runs/run-budget.ts';
 import { startRunCachePurge } from './runs/run-cache.ts';
 import { startRunWorkflowOnce } from './runs/run-workflow.ts';
 import { runsRoutes } from './runs/runs.routes.ts';
@@ -116,6 +117,10 @@ export function createApp(deps: AppDeps): App {
   const failures = createAuthFailureLimiter(env.AUTH_FAILURE_LIMIT_PER_MINUTE);
   const stopCleanup = startCounterCleanup(sql, { intervalMs: env.RATE_LIMIT_CLEANUP_INTERVAL_MS, logger });
   const stopCachePurge = startRunCachePurge(sql, { intervalMs: env.RUN_CACHE_PURGE_INTERVAL_MS, logger });
+  const stopReservationSweep = startReservationSweep(sql, {
+    intervalMs: RESERVATION_SWEEP_INTERVAL_MS,
+    logger,
+  });
   const dispatcher = createRunDispatcher({
     ...DISPATCH_TUNING,
     store: createDispatchStore(sql, { ...DISPATCH_TUNING, giveUpSeconds: env.RUN_DISPATCH_GIVE_UP_SECONDS }),
@@ -203,6 +208,7 @@ export function createApp(deps: AppDeps): App {
     async close() {
       stopCleanup();
       stopCachePurge();
+      stopReservationSweep();
       // before the Temporal connection closes: async runs accepted so far get their workflows started
       await dispatcher.stop(DISPATCH_TUNING.drainMs);
       await usage.stop();

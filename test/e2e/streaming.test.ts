@@ -374,7 +374,12 @@ describe('streaming runs', () => {
       expect(res.events.map((e) => e.event)).toEqual(['delta']);
 
       // the provider request is stopped within moments: the attempt is recorded with what had streamed
-      const attempt = await waitFor('the canceled attempt', async () => (await attemptRows(runId))[0], 5_000);
+      // (its row is opened, 'started', before the call: wait for it to be closed)
+      const attempt = await waitFor(
+        'the canceled attempt',
+        async () => (await attemptRows(runId)).find((a) => a.status !== 'started'),
+        5_000,
+      );
       // (the workflow's cancellation alone would take up to one workflow-task heartbeat, ~2.4 s)
       expect(Date.now() - disconnectedAt).toBeLessThan(1_000);
       expect(attempt).toMatchObject({ status: 'failed', errorCode: 'RUN_CANCELED' });

@@ -1,10 +1,17 @@
 // Durability: a worker killed (SIGKILL) in the middle of a provider call loses nothing — a new
 // worker replays the run's workflow, calls the model again and completes the run exactly once.
+// Every provider call is an attempt, counted once: the call the worker died in too, and a call the
+// new worker repeats because the dead one's result never reached the workflow's history.
 // This file starts its OWN stack (it kills that stack's worker), with its own mock provider.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type MockProvider, splitWordChunks, startMockProvider } from '@promptmill/dev/mock-provider';
+import {
+  countWords,
+  type MockProvider,
+  splitWordChunks,
+  startMockProvider,
+} from '@promptmill/dev/mock-provider';
 import { type Stack, startService, startStack, stopChild } from '@promptmill/dev/stack';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +28,7 @@ let mock: MockProvider;
 let sql: postgres.Sql;
 let dataDir: string;
 let key: string;
+let orgId: string;
 const logs: string[] = [];
 
 beforeAll(async () => {
@@ -45,13 +53,14 @@ beforeAll(async () => {
     throw err;
   }
   sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
-  const org = await call<{ data: { key: { key: string } } }>('POST', '/admin/v1/orgs', {
+  const org = await call<{ data: { org: { id: string }; key: { key: string } } }>('POST', '/admin/v1/orgs', {
     baseUrl: stack.apiUrl,
     headers: { authorization: `Bearer ${adminToken}` },
     body: { name: unique('crash-org') },
   });
   expect(org.status).toBe(201);
   key = org.body.data.key.key;
+  orgId = org.body.data.org.id;
 }, 180_000);
 
 afterAll(async () => {
@@ -85,7 +94,19 @@ async function waitForCall(marker: string, timeoutMs = 20_000): Promise<void> {
 async function usageOf(runId: string) {
   return sql<{ kind: string; seq: number; status: string; completionTokens: number }[]>`
     SELECT kind, seq, status, completion_tokens AS "completionTokens"
-    FROM usage_events WHERE run_id = ${runId} ORDER BY kind, seq`;
+    FROM usage_events WHERE run_id = ${runId} ORDER BY kind, seq, id`;
+}
+
+async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('worker crash mid-run', () => {
@@ -116,14 +137,17 @@ describe('worker crash mid-run', () => {
     // the killed call never finished; a new worker made the call again
     expect(mock.calls({ contains: marker })).toHaveLength(2);
 
+    // two provider calls, two attempts: the killed one is recorded as interrupted (its prompt
+    // estimated, its answer unknown), the repeated one with the provider's usage
     const [run] = await sql<{ status: string; attempts: number }[]>`
       SELECT status, attempts FROM runs WHERE id = ${runId}`;
-    expect(run).toEqual({ status: 'succeeded', attempts: 1 });
+    expect(run).toEqual({ status: 'succeeded', attempts: 2 });
     const usage = await usageOf(runId);
     expect(usage.filter((u) => u.kind === 'run')).toEqual([
       { kind: 'run', seq: 0, status: 'succeeded', completionTokens: 5 },
     ]);
     expect(usage.filter((u) => u.kind === 'attempt')).toEqual([
+      { kind: 'attempt', seq: 1, status: 'interrupted', completionTokens: 0 },
       { kind: 'attempt', seq: 1, status: 'succeeded', completionTokens: 5 },
     ]);
     const [month] = await sql<{ runs: number }[]>`
@@ -175,7 +199,10 @@ describe('worker crash mid-run', () => {
       expect(mock.calls({ contains: marker })).toHaveLength(2);
       const usage = await usageOf(res.body.runId);
       expect(usage.filter((u) => u.kind === 'run')).toHaveLength(1);
-      expect(usage.filter((u) => u.kind === 'attempt')).toHaveLength(1);
+      expect(usage.filter((u) => u.kind === 'attempt').map((u) => u.status)).toEqual([
+        'interrupted',
+        'succeeded',
+      ]);
       process.stderr.write(
         `[worker-crash] handover to a running worker: finished ${recoveredIn} ms after the kill\n`,
       );
@@ -184,6 +211,71 @@ describe('worker crash mid-run', () => {
     } finally {
       await stopChild(second.child, 10_000);
       await stack.startWorker();
+    }
+  }, 60_000);
+
+  it('counts a call the new worker repeats after the dead one had recorded it: usage = calls × per-call usage', async () => {
+    const marker = unique('recall');
+    const text = `${marker} count me twice`;
+    const name = await createPrompt(text);
+    // The run's completion writes the org's month row: a transaction here holds that row, so the
+    // run cannot complete, and the workflow task that ran the provider call stays open (local
+    // activities are recorded in history when it completes) until the worker is killed.
+    const month = sql`date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
+    await sql`INSERT INTO org_usage_monthly (org_id, month) VALUES (${orgId}, ${month}) ON CONFLICT DO NOTHING`;
+    let release = () => {};
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked = () => {};
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    const holder = sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM org_usage_monthly WHERE org_id = ${orgId} AND month = ${month} FOR UPDATE`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    try {
+      const pending = call<{ success: boolean; runId: string; usage: { totalTokens: number } }>(
+        'POST',
+        '/api/v1/run',
+        { baseUrl: stack.apiUrl, key, body: { promptName: name } },
+      );
+      // the provider answered and the attempt is recorded; the completion waits for the row
+      await until(async () => {
+        const [row] = await sql`
+          SELECT 1 FROM usage_events u JOIN runs r ON r.id = u.run_id JOIN prompts p ON p.id = r.prompt_id
+          WHERE p.name = ${name} AND u.kind = 'attempt' AND u.status = 'succeeded'`;
+        return row !== undefined;
+      }, 'the first attempt row');
+      await stack.stopWorker({ crash: true });
+      await stack.startWorker();
+      // the new worker replays the workflow without the call's result: it calls the provider again
+      await until(() => mock.calls({ contains: marker }).length >= 2, 'the repeated provider call');
+      release();
+      await holder;
+      const res = await pending;
+
+      expect(res.status).toBe(200);
+      const calls = mock.calls({ contains: marker }).length;
+      expect(calls).toBe(2);
+      // the mock's usage per call: words + 3 prompt tokens, words of "Echo: …" completion tokens
+      const perCall = countWords(text) + 3 + countWords(`Echo: ${text}`);
+      expect(res.body.usage.totalTokens).toBe(calls * perCall);
+      const [run] = await sql<{ attempts: number; tokens: number }[]>`
+        SELECT attempts, prompt_tokens + completion_tokens AS tokens FROM runs WHERE id = ${res.body.runId}`;
+      expect(run).toEqual({ attempts: calls, tokens: calls * perCall });
+      const usage = await usageOf(res.body.runId);
+      expect(usage.filter((u) => u.kind === 'attempt').map((u) => u.status)).toEqual([
+        'succeeded',
+        'succeeded',
+      ]);
+      expect(usage.filter((u) => u.kind === 'run')).toHaveLength(1);
+    } finally {
+      release();
+      await holder.catch(() => {});
     }
   }, 60_000);
 

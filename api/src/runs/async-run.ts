@@ -1,7 +1,6 @@
 import {
   findPrompt,
   findRunByIdempotencyKey,
-  insertRun,
   type RunStatus,
   releaseExpiredIdempotencyKey,
 } from '@promptmill/infra/db';
@@ -19,6 +18,7 @@ import {
   type RunRequest,
   recordCacheHit,
 } from './prepare-run.ts';
+import { insertBudgetedRun } from './run-budget.ts';
 import { lookupRunCache } from './run-cache.ts';
 
 export interface AsyncRunResult {
@@ -89,7 +89,7 @@ export async function createAsyncRun(
   for (let round = 0; round < 3; round++) {
     const inserted = cached
       ? await recordCacheHit(deps, prepared, req, cached, idempotency)
-      : await insertRun(deps.sql, newRunRow(prepared, req, idempotency, true));
+      : await insertBudgetedRun(deps.sql, newRunRow(prepared, req, idempotency, true), prepared.budget);
     if (inserted) {
       if (cached) return { runId: prepared.runId, status: 'succeeded', replayed: false, cache: 'HIT' };
       deps.dispatcher.dispatch(prepared.input);

@@ -2,10 +2,9 @@ import { newId } from '@promptmill/infra';
 import {
   findPrompt,
   insertCacheHitRun,
-  monthTokensUsed,
   type NewRun,
   type PromptRow,
-  type Sql,
+  type RunBudget,
   type VersionRow,
 } from '@promptmill/infra/db';
 import type { RunMode, RunPromptWorkflowInput } from '@promptmill/workflows';
@@ -20,6 +19,7 @@ import {
   versionNotFound,
 } from '../prompts/versions.ts';
 import type { RunDeps } from './deps.ts';
+import { assertBudgetLeft, runBudgetOf } from './run-budget.ts';
 import { runCacheKey } from './run-cache.ts';
 import { assertPromptFitsRun } from './run-payload.ts';
 
@@ -35,6 +35,8 @@ export interface PreparedRun {
   prompt: PromptRow;
   version: VersionRow;
   input: RunPromptWorkflowInput;
+  /** what the run reserves against the monthly token budget when it is inserted (run-budget.ts) */
+  budget: RunBudget | null;
 }
 
 /** `X-Cache` value for a run of a version with cacheTtlSeconds; undefined when the version does not cache. */
@@ -51,22 +53,10 @@ export function isModelAllowed(allowed: readonly string[] | null, model: string)
   return allowed.some((p) => (p.endsWith('*') ? model.startsWith(p.slice(0, -1)) : p === model));
 }
 
-/** 402 INSUFFICIENT_TOKENS when the organization's monthly token budget is already spent. */
-export async function assertBudgetLeft(sql: Sql, auth: AuthContext): Promise<void> {
-  const budget = auth.org.tokenBudget;
-  if (budget === null) return;
-  const used = await monthTokensUsed(sql, auth.org.id);
-  if (used >= budget) {
-    throw new AppError(
-      'INSUFFICIENT_TOKENS',
-      `Monthly token budget exhausted: ${used} of ${budget} tokens used this month`,
-    );
-  }
-}
-
 /**
- * Resolve prompt and version, check the plan (model allowlist, token budget) and the variables,
- * render: everything before any model is called.
+ * Resolve prompt and version, check the plan (model allowlist) and the variables, render, and size
+ * the run's token reservation: everything before any model is called. The budget itself is checked
+ * when the run is inserted (insertBudgetedRun) or answered from the cache (recordCacheHit).
  */
 export async function prepareRun(
   deps: RunDeps,
@@ -85,13 +75,13 @@ export async function prepareRun(
   }
   const messages = renderVersion(version, req.variables);
   assertPromptFitsRun(messages);
-  await assertBudgetLeft(deps.sql, auth);
   const runId = newId('run');
   const cacheKey = version.cacheTtlSeconds ? runCacheKey(version, req.variables) : undefined;
   return {
     runId,
     prompt,
     version,
+    budget: runBudgetOf(auth.org.tokenBudget, messages, version.params),
     input: {
       runId,
       orgId: auth.org.id,
@@ -137,7 +127,10 @@ export function newRunRow(
   };
 }
 
-/** Records a run answered from the identical-request cache; false when the idempotency key was taken. */
+/**
+ * Records a run answered from the identical-request cache (no tokens: nothing reserved, but a spent
+ * budget refuses it like any run); false when the idempotency key was taken.
+ */
 export async function recordCacheHit(
   deps: RunDeps,
   prepared: PreparedRun,
@@ -145,6 +138,7 @@ export async function recordCacheHit(
   cached: { output: string; model: string },
   idempotency?: IdempotencyClaim,
 ): Promise<boolean> {
+  await assertBudgetLeft(deps.sql, prepared.input.orgId, prepared.budget);
   return insertCacheHitRun(deps.sql, {
     ...newRunRow(prepared, req, idempotency),
     model: cached.model,

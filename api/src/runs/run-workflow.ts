@@ -1,6 +1,11 @@
-import { failUnstartedRun } from '@promptmill/infra/db';
+import { failUnstartedRun, handOverToDispatch } from '@promptmill/infra/db';
 import { RUN_PROMPT_WORKFLOW, type RunOutcome, type RunPromptWorkflowInput } from '@promptmill/workflows';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { AppError } from '../http/app-error.ts';
 import { startWorkflow, type TemporalHandle, workflowHandle } from '../temporal.ts';
 import type { RunDeps } from './deps.ts';
@@ -50,21 +55,104 @@ export async function startRunWorkflowOnce(
 }
 
 /**
- * Starts a sync or streaming run's workflow; if Temporal refuses, the run fails at once: 503
- * SERVICE_UNAVAILABLE ("try again") when the service is unavailable, the refusal's own code
- * (PROMPT_TOO_LARGE, INTERNAL_ERROR) when retrying cannot help. The server's text is logged by the
- * error handler's caller only through the cause, never sent.
+ * gRPC status codes with which Temporal refused a start it looked at: the workflow certainly does
+ * not exist. Any other failure — deadline exceeded, unavailable, cancelled, a connection reset after
+ * the request went out — may come after the workflow was started.
+ */
+const REFUSED_START_CODES: ReadonlySet<number> = new Set([
+  3, // INVALID_ARGUMENT
+  5, // NOT_FOUND (the namespace)
+  7, // PERMISSION_DENIED
+  8, // RESOURCE_EXHAUSTED (rate limited before it was handled)
+  9, // FAILED_PRECONDITION
+  11, // OUT_OF_RANGE
+  12, // UNIMPLEMENTED
+  16, // UNAUTHENTICATED
+]);
+
+/** True when a start failed such that the workflow certainly was not started. */
+export function isDefiniteRefusal(err: unknown): boolean {
+  // refused for good (start-errors.ts): an unknown namespace, an input that could not be encoded or
+  // sent, or a status in REFUSED_START_CODES
+  if (err instanceof RunStartRefusedError) return true;
+  if (err instanceof WorkflowNotFoundError) return true; // NOT_FOUND, as the client reports it
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e)) return REFUSED_START_CODES.has(e.code);
+  }
+  return false;
+}
+
+/** How often, and how soon, a start with an unknown outcome is checked: after 0.1, 0.3, 0.7, 1.5 s. */
+export const START_CHECKS = { count: 4, firstDelayMs: 100 } as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * After a start whose outcome is unknown: asks Temporal whether the run's workflow exists (describe,
+ * a few times with backoff), and where it certainly does not, starts it again with REJECT_DUPLICATE
+ * — a first start still in flight and this one cannot both make an execution. 'refused' only when
+ * the last check found no workflow and Temporal refused to start one.
+ */
+async function checkStart(temporal: TemporalHandle, input: RunPromptWorkflowInput): Promise<StartState> {
+  let refusal: unknown;
+  for (let i = 0; i < START_CHECKS.count; i++) {
+    await sleep(START_CHECKS.firstDelayMs * 2 ** i);
+    refusal = undefined;
+    try {
+      await runHandle(temporal, input.runId).describe();
+      return { state: 'running' };
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) continue; // no answer: ask again
+    }
+    try {
+      await startRunWorkflowOnce(temporal, input);
+      return { state: 'running' };
+    } catch (err) {
+      // the first start may still land: look again before believing it
+      if (isDefiniteRefusal(err)) refusal = err;
+    }
+  }
+  return refusal === undefined ? { state: 'unknown' } : { state: 'refused', refusal };
+}
+
+type StartState = { state: 'running' } | { state: 'unknown' } | { state: 'refused'; refusal: unknown };
+
+/**
+ * Starts a sync or streaming run's workflow. Only a definite refusal fails the run (its reservation
+ * released): with the refusal's own code when retrying cannot help (PROMPT_TOO_LARGE, INTERNAL_ERROR:
+ * start-errors.ts), else 503 SERVICE_UNAVAILABLE "try again" (rate limited, credentials). A start
+ * that failed with an unknown outcome is checked (checkStart); if Temporal never answers, the run is
+ * not failed: it joins the async outbox — the dispatcher and the sweepers start it once
+ * (REJECT_DUPLICATE) or give up on it like on any async run — and the caller gets 503 with the run's
+ * id to poll.
  */
 export async function startRunWorkflow(deps: RunDeps, input: RunPromptWorkflowInput): Promise<void> {
+  let start: StartState;
   try {
-    await startWorkflow(deps.temporal, RUN_PROMPT_WORKFLOW, runWorkflowOptions(deps.temporal, input));
+    await startRunWorkflowOnce(deps.temporal, input);
+    return;
   } catch (err) {
-    const failure = classifyStartError(err);
-    const code = failure.retryable ? 'SERVICE_UNAVAILABLE' : failure.code;
-    const message = failure.retryable ? 'The run could not be started; try again' : failure.message;
-    await failUnstartedRun(deps.sql, input.runId, code, message).catch(() => {});
-    throw new AppError(code, message, { extra: { runId: input.runId }, cause: err });
+    start = isDefiniteRefusal(err)
+      ? { state: 'refused', refusal: err }
+      : await checkStart(deps.temporal, input);
   }
+  if (start.state === 'running') return;
+  if (start.state === 'unknown') {
+    // false: the run has moved on, so its workflow did start after all
+    if (!(await handOverToDispatch(deps.sql, input.runId, input))) return;
+    deps.dispatcher.dispatch(input);
+    throw new AppError(
+      'SERVICE_UNAVAILABLE',
+      `The run's start could not be confirmed; it starts when the workflow service answers: poll /v1/runs/${input.runId}`,
+      { extra: { runId: input.runId } },
+    );
+  }
+  const final = start.refusal instanceof RunStartRefusedError ? start.refusal : undefined;
+  const code = final?.code ?? 'SERVICE_UNAVAILABLE';
+  const message = final?.message ?? 'The run could not be started; try again';
+  await failUnstartedRun(deps.sql, input.runId, code, message).catch(() => {});
+  // the client gets the code and a fixed message; the error handler logs the refusal itself
+  throw new AppError(code, message, { extra: { runId: input.runId }, cause: start.refusal });
 }
 
 /** The workflow's result, or undefined when it has not finished within `timeoutMs` or `signal` aborts. */

@@ -1,4 +1,3 @@
-import { insertRun } from '@promptmill/infra/db';
 import { publicErrorCode, type RunOutcome, type TokenUsage, ZERO_USAGE } from '@promptmill/workflows';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
@@ -11,6 +10,7 @@ import {
   type RunRequest,
   recordCacheHit,
 } from './prepare-run.ts';
+import { insertBudgetedRun } from './run-budget.ts';
 import { lookupRunCache } from './run-cache.ts';
 import { awaitRunOutcome, startRunWorkflow } from './run-workflow.ts';
 
@@ -29,9 +29,12 @@ export interface SyncRunResult {
   cache: CacheStatus;
 }
 
-/** Inserts the queued run row, then starts its workflow (sync and streaming runs). */
+/**
+ * Inserts the queued run row with its budget reservation (402 when the budget refuses it), then
+ * starts its workflow (sync and streaming runs).
+ */
 export async function startRun(deps: RunDeps, prepared: PreparedRun, req: RunRequest): Promise<void> {
-  await insertRun(deps.sql, newRunRow(prepared, req));
+  await insertBudgetedRun(deps.sql, newRunRow(prepared, req), prepared.budget);
   await startRunWorkflow(deps, prepared.input);
 }
 

@@ -1,14 +1,13 @@
 import type { ModelCallRequest } from '@promptmill/workflows';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { attemptSeq, buildCompletionParams } from './model-call.activity.ts';
 import {
-  attemptSeq,
-  buildCompletionParams,
   MAX_RETRY_AFTER_MS,
+  providerErrorDetail,
   retryAfterMs,
   toProviderFailure,
-} from './model-call.activity.ts';
-import { providerErrorDetail } from './provider-errors.ts';
+} from './provider-errors.ts';
 
 const apiError = (status: number, headers: Record<string, string> = {}, message = 'boom') =>
   OpenAI.APIError.generate(status, { error: { message } }, undefined, new Headers(headers));

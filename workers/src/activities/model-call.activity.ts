@@ -1,21 +1,20 @@
-import { insertAttemptUsage, markRunRunning, type Sql, setAttemptErrorDetail } from '@promptmill/infra/db';
+import { randomUUID } from 'node:crypto';
+import { finishAttempt, type Sql, startAttempt } from '@promptmill/infra/db';
 import { createStreamPublisher, streamCancellationsFor } from '@promptmill/infra/run-stream';
-import type { ChatMessage, ModelCallRequest, ModelCallResult, TokenUsage } from '@promptmill/workflows';
+import {
+  estimatePromptTokens,
+  type ModelCallRequest,
+  type ModelCallResult,
+  type TokenUsage,
+} from '@promptmill/workflows';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { oversizeOutputFailure } from './output-size.ts';
-import {
-  callFailedMessage,
-  providerErrorDetail,
-  providerStatusMessage,
-  timedOutMessage,
-  unreachableMessage,
-} from './provider-errors.ts';
+import { providerErrorDetail, toProviderFailure } from './provider-errors.ts';
 
 export interface ModelCallDeps {
   sql: Sql;
@@ -26,81 +25,34 @@ export interface ModelCallDeps {
   streamIdleTimeoutMs?: number | undefined;
 }
 
-/** Attempts are numbered per model: model index × 1000 + Temporal attempt number. */
+/**
+ * Attempts are ordered per model: model index × 1000 + Temporal attempt number. A call a new worker
+ * makes again after a crash has the same number (its row has its own attempt id).
+ */
 export function attemptSeq(modelIndex: number, attempt: number): number {
   return modelIndex * 1000 + attempt;
 }
 
-/** A provider asking for a longer pause gets this much: the retry policy's own maximum interval. */
-export const MAX_RETRY_AFTER_MS = 60_000;
-
-/** The provider's requested pause: `retry-after-ms` (OpenAI), else `Retry-After` (seconds or an HTTP date). */
-export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
-  const cap = (ms: number) => Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
-  const precise = Number(headers?.get('retry-after-ms') ?? Number.NaN);
-  if (Number.isFinite(precise)) return cap(precise);
-  const value = headers?.get('retry-after');
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return cap(seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : cap(date - now);
-}
-
 /**
- * Provider errors → Temporal failures. 429, 5xx, timeouts and connection errors are retryable
- * (on 429/503 a Retry-After header sets the next delay, capped at 60 s); any other 4xx is not
- * (PROVIDER_REJECTED). The message is fixed per class (provider-errors.ts): it reaches tenants,
- * so the provider's own text never goes in it (providerErrorDetail keeps that for operators).
+ * A failed call's own text (the provider's error body, a transport error): logged here and kept
+ * with the attempt's usage row (error_detail), for operators; never in the failure's message.
  */
-export function toProviderFailure(err: unknown, model: string): ApplicationFailure {
-  if (err instanceof OpenAI.APIConnectionTimeoutError) {
-    return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: timedOutMessage(model) });
-  }
-  if (err instanceof OpenAI.APIConnectionError) {
-    return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: unreachableMessage(model) });
-  }
-  if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
-    const status = err.status;
-    const message = providerStatusMessage(model, status);
-    if (status === 429 || status === 408 || status >= 500) {
-      const delay = status === 429 || status === 503 ? retryAfterMs(err.headers) : undefined;
-      return ApplicationFailure.create({
-        type: 'PROVIDER_ERROR',
-        message,
-        ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
-      });
-    }
-    return ApplicationFailure.create({ type: 'PROVIDER_REJECTED', message, nonRetryable: true });
-  }
-  return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: callFailedMessage(model) });
-}
-
-/**
- * A failed attempt's own text goes to the worker log and the attempt's usage_events row
- * (error_detail), never to tenants. Best effort: the attempt's failure stands if this cannot be
- * written.
- */
-async function keepFailureDetail(
-  deps: ModelCallDeps,
+function failureDetail(
   ctx: Context,
   req: ModelCallRequest,
   failure: ApplicationFailure,
   err: unknown,
-): Promise<void> {
+): string {
   const detail = providerErrorDetail(err);
-  const seq = attemptSeq(req.modelIndex, ctx.info.attempt);
   ctx.log.warn('model call failed', {
     runId: req.runId,
     model: req.model,
-    seq,
+    attempt: ctx.info.attempt,
     code: failure.type,
     message: failure.message,
     detail,
   });
-  await setAttemptErrorDetail(deps.sql, { runId: req.runId, seq, detail }).catch((writeErr: unknown) => {
-    ctx.log.warn('attempt error detail not recorded', { runId: req.runId, error: String(writeErr) });
-  });
+  return detail;
 }
 
 export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCreateParamsNonStreaming {
@@ -118,40 +70,70 @@ export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCrea
   };
 }
 
-/** Records one provider attempt (one usage_events row per run, model and Temporal attempt). */
-function attemptRecorder(
-  sql: Sql,
+interface AttemptRecorder {
+  /** performance.now() when the provider call began */
+  readonly started: number;
+  /**
+   * Closes the call's usage row: what the provider reported, or what it must have billed; a failure
+   * keeps its own text (`errorDetail`, not shown to tenants).
+   */
+  finish(
+    status: 'succeeded' | 'failed',
+    usage: TokenUsage,
+    errorCode: string | null,
+    errorDetail?: string,
+  ): Promise<void>;
+}
+
+/**
+ * One provider call's usage row (usage_events kind 'attempt'), opened before the call with this
+ * execution's own attempt id — a call a crash makes a new worker repeat is billed again, so it is
+ * another row — and the prompt estimated, which is what the row keeps if the worker dies mid-call.
+ * The run's first call also marks the run running.
+ */
+async function openAttempt(
+  deps: ModelCallDeps,
   req: ModelCallRequest,
   attempt: number,
   provider: string,
-  started: number,
-) {
-  return (status: 'succeeded' | 'failed', usage: TokenUsage, errorCode: string | null) =>
-    insertAttemptUsage(sql, {
-      runId: req.runId,
-      orgId: req.orgId,
-      keyId: req.keyId,
-      promptId: req.promptId,
-      promptVersion: req.promptVersion,
-      seq: attemptSeq(req.modelIndex, attempt),
-      model: req.model,
-      provider,
-      status,
-      errorCode,
-      usage,
-      latencyMs: Math.round(performance.now() - started),
-    });
+): Promise<AttemptRecorder> {
+  const attemptId = randomUUID();
+  await startAttempt(deps.sql, {
+    runId: req.runId,
+    orgId: req.orgId,
+    keyId: req.keyId,
+    promptId: req.promptId,
+    promptVersion: req.promptVersion,
+    attemptId,
+    seq: attemptSeq(req.modelIndex, attempt),
+    model: req.model,
+    provider,
+    estimate: usageWithCost(estimatePromptTokens(req.messages), 0, deps.priceOf(req.model)),
+    isFirst: req.modelIndex === 0 && attempt === 1,
+  });
+  const started = performance.now();
+  return {
+    started,
+    finish: (status, usage, errorCode, errorDetail) =>
+      finishAttempt(deps.sql, {
+        runId: req.runId,
+        attemptId,
+        status,
+        errorCode,
+        errorDetail: errorDetail ?? null,
+        usage,
+        latencyMs: Math.round(performance.now() - started),
+      }),
+  };
 }
 
 export function createModelCallActivity(deps: ModelCallDeps) {
   return async function callModel(req: ModelCallRequest): Promise<ModelCallResult> {
     const ctx = Context.current();
-    const attempt = ctx.info.attempt;
-    if (req.modelIndex === 0 && attempt === 1) await markRunRunning(deps.sql, req.runId);
     if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
-    const started = performance.now();
-    const record = attemptRecorder(deps.sql, req, attempt, provider.name, started);
+    const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
+    const { started } = attempt;
     try {
       const completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
         signal: ctx.cancellationSignal,
@@ -166,7 +148,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
       );
       const output = completion.choices[0]?.message?.content ?? '';
       const oversize = oversizeOutputFailure(output, req.model);
-      await record(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
+      await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
       if (oversize) throw oversize;
       return {
         output,
@@ -179,19 +161,16 @@ export function createModelCallActivity(deps: ModelCallDeps) {
       if (err instanceof ApplicationFailure) throw err; // ours, already recorded
       const failure = toProviderFailure(err, req.model);
       deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
-      await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
-      await keepFailureDetail(deps, ctx, req, failure, err);
+      const code = failure.type ?? 'PROVIDER_ERROR';
+      await attempt.finish(
+        'failed',
+        usageWithCost(0, 0, undefined),
+        code,
+        failureDetail(ctx, req, failure, err),
+      );
       throw failure;
     }
   };
-}
-
-/**
- * Rough prompt-token count (~4 characters per token plus 3 per message) for a stream that broke
- * before the provider's usage chunk, which comes last: the provider bills the prompt all the same.
- */
-export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
-  return messages.reduce((sum, m) => sum + Math.ceil(m.content.length / 4) + 3, 0);
 }
 
 function waitForAbort(signal: AbortSignal, timeoutMs: number): Promise<void> {
@@ -225,7 +204,6 @@ export async function streamModelCall(
   req: ModelCallRequest,
   ctx: Context,
 ): Promise<ModelCallResult> {
-  const attempt = ctx.info.attempt;
   const provider = deps.providers.forModel(req.model);
   const price = deps.priceOf(req.model);
   const cancellations = streamCancellationsFor(deps.sql);
@@ -233,6 +211,8 @@ export async function streamModelCall(
   await cancellations.ready().catch((err: unknown) => {
     ctx.log.warn('stream cancellations not listened to', { error: String(err) });
   });
+  const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
+  const { started } = attempt;
   const fastCancel = cancellations.watch(req.runId);
   const idle = new AbortController();
   const idleMs = deps.streamIdleTimeoutMs ?? 60_000;
@@ -241,13 +221,11 @@ export async function streamModelCall(
   const publisher = createStreamPublisher(deps.sql, req.runId, (err) =>
     ctx.log.warn('stream delta not published', { runId: req.runId, error: String(err) }),
   );
-  const started = performance.now();
   let output = '';
   let contentChunks = 0;
   let finishReason: string | null = null;
   let reported: CompletionUsage | undefined;
 
-  const record = attemptRecorder(deps.sql, req, attempt, provider.name, started);
   const observeLatency = () =>
     deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
   const streamedSoFar = () =>
@@ -278,7 +256,7 @@ export async function streamModelCall(
       ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
       : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
     const oversize = oversizeOutputFailure(output, req.model);
-    await record(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
+    await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
     if (oversize) throw oversize;
     return {
       output,
@@ -292,7 +270,7 @@ export async function streamModelCall(
     observeLatency();
     if (ctx.cancellationSignal.aborted || fastCancel.signal.aborted) {
       await publisher.flush();
-      await record('failed', streamedSoFar(), 'RUN_CANCELED');
+      await attempt.finish('failed', streamedSoFar(), 'RUN_CANCELED');
       await waitForAbort(ctx.cancellationSignal, CANCEL_CONFIRM_TIMEOUT_MS);
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       throw ApplicationFailure.create({
@@ -306,13 +284,17 @@ export async function streamModelCall(
     const cause = idle.signal.aborted ? new Error(`idle stream: ${idleFor}`) : err;
     if (contentChunks > 0) {
       await publisher.end();
-      await record('failed', streamedSoFar(), 'STREAM_BROKEN');
       const broken = ApplicationFailure.create({
         type: 'STREAM_BROKEN',
         message: `The stream from model '${req.model}' broke after ${contentChunks} chunks`,
         nonRetryable: true,
       });
-      await keepFailureDetail(deps, ctx, req, broken, cause);
+      await attempt.finish(
+        'failed',
+        streamedSoFar(),
+        'STREAM_BROKEN',
+        failureDetail(ctx, req, broken, cause),
+      );
       throw broken;
     }
     const failure = idle.signal.aborted
@@ -321,8 +303,13 @@ export async function streamModelCall(
           message: `Model '${req.model}' timed out (${idleFor})`,
         })
       : toProviderFailure(err, req.model);
-    await record('failed', usageWithCost(0, 0, undefined), failure.type ?? 'PROVIDER_ERROR');
-    await keepFailureDetail(deps, ctx, req, failure, cause);
+    const code = failure.type ?? 'PROVIDER_ERROR';
+    await attempt.finish(
+      'failed',
+      usageWithCost(0, 0, undefined),
+      code,
+      failureDetail(ctx, req, failure, cause),
+    );
     throw failure;
   } finally {
     clearTimeout(idleTimer);

@@ -1,3 +1,5 @@
+// Provider errors → Temporal failures: whether retrying can help, and the fixed message tenants see.
+import { ApplicationFailure } from '@temporalio/activity';
 import OpenAI from 'openai';
 
 /**
@@ -22,10 +24,55 @@ export function providerStatusMessage(model: string, status: number): string {
   return `${m} rejected the request (HTTP ${status})`;
 }
 
-export const unreachableMessage = (model: string) =>
+const unreachableMessage = (model: string) =>
   `Model '${model}' is unreachable: the connection to its provider failed`;
-export const timedOutMessage = (model: string) => `Model '${model}' timed out`;
-export const callFailedMessage = (model: string) => `Model '${model}' call failed`;
+const timedOutMessage = (model: string) => `Model '${model}' timed out`;
+const callFailedMessage = (model: string) => `Model '${model}' call failed`;
+
+/** A provider asking for a longer pause gets this much: the retry policy's own maximum interval. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** The provider's requested pause: `retry-after-ms` (OpenAI), else `Retry-After` (seconds or an HTTP date). */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const cap = (ms: number) => Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+  const precise = Number(headers?.get('retry-after-ms') ?? Number.NaN);
+  if (Number.isFinite(precise)) return cap(precise);
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return cap(seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : cap(date - now);
+}
+
+/**
+ * Provider errors → Temporal failures. 429, 5xx, timeouts and connection errors are retryable
+ * (on 429/503 a Retry-After header sets the next delay, capped at 60 s); any other 4xx is not
+ * (PROVIDER_REJECTED). The message is fixed per class (provider-errors.ts): it reaches tenants,
+ * so the provider's own text never goes in it (providerErrorDetail keeps that for operators).
+ */
+export function toProviderFailure(err: unknown, model: string): ApplicationFailure {
+  if (err instanceof OpenAI.APIConnectionTimeoutError) {
+    return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: timedOutMessage(model) });
+  }
+  if (err instanceof OpenAI.APIConnectionError) {
+    return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: unreachableMessage(model) });
+  }
+  if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
+    const status = err.status;
+    const message = providerStatusMessage(model, status);
+    if (status === 429 || status === 408 || status >= 500) {
+      const delay = status === 429 || status === 503 ? retryAfterMs(err.headers) : undefined;
+      return ApplicationFailure.create({
+        type: 'PROVIDER_ERROR',
+        message,
+        ...(delay !== undefined ? { nextRetryDelay: delay } : {}),
+      });
+    }
+    return ApplicationFailure.create({ type: 'PROVIDER_REJECTED', message, nonRetryable: true });
+  }
+  return ApplicationFailure.create({ type: 'PROVIDER_ERROR', message: callFailedMessage(model) });
+}
 
 /** The failure's own text, for the worker log and the attempt record (not for tenants). */
 export function providerErrorDetail(err: unknown): string {

@@ -1,5 +1,6 @@
 import type { ErrorCode, RunPromptWorkflowInput } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
+import { releaseReservations } from './budget.queries.ts';
 
 // The async-run outbox: runs.workflow_input and runs.dispatched_at (api/src/runs/dispatch/).
 
@@ -58,9 +59,20 @@ export async function releaseDispatchClaims(sql: Queryable, ids: readonly string
 /**
  * Fails queued async runs whose workflow could not be started for `olderThanSeconds` since their
  * creation (Temporal unreachable all along), so clients polling them see a final state; like
- * failUnstartedRun, it frees their idempotency keys. Returns the failed ids.
+ * failUnstartedRun, it frees their idempotency keys and budget reservations. Returns the failed ids.
  */
 export async function abandonUndispatchedRuns(
+  sql: Sql,
+  opts: { olderThanSeconds: number; limit: number; errorCode: ErrorCode; errorMessage: string },
+): Promise<string[]> {
+  return (await sql.begin(async (tx) => {
+    const ids = await failExpiredRuns(tx, opts);
+    await releaseReservations(tx, ids);
+    return ids;
+  })) as string[];
+}
+
+async function failExpiredRuns(
   sql: Queryable,
   opts: { olderThanSeconds: number; limit: number; errorCode: ErrorCode; errorMessage: string },
 ): Promise<string[]> {
@@ -82,8 +94,9 @@ export async function abandonUndispatchedRuns(
 
 /**
  * Cancels an async run no dispatcher has claimed: it never starts. Recorded like a run canceled by
- * its workflow (RUN_CANCELED, a zero 'run' usage event, one more run this month), in one
- * transaction. false = the run was claimed (its workflow is being or was started) or has moved on.
+ * its workflow (RUN_CANCELED, a zero 'run' usage event, one more run this month, its budget
+ * reservation released), in one transaction. false = the run was claimed (its workflow is being or
+ * was started) or has moved on.
  */
 export async function cancelUndispatchedRun(sql: Sql, runId: string): Promise<boolean> {
   return (await sql.begin(async (tx) => {
@@ -109,11 +122,29 @@ export async function cancelUndispatchedRun(sql: Sql, runId: string): Promise<bo
                                 error_code, prompt_tokens, completion_tokens, cost, latency_ms)
       VALUES (${run.orgId}, ${run.keyId}, ${runId}, 'run', 0, ${run.promptId}, ${run.promptVersion}, ${run.model},
               'canceled', 'RUN_CANCELED', 0, 0, 0, ${run.latencyMs})
-      ON CONFLICT (run_id, kind, seq) DO NOTHING`;
+      ON CONFLICT (run_id) WHERE kind = 'run' DO NOTHING`;
+    await releaseReservations(tx, [runId]);
     await tx`
       INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
       VALUES (${run.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 0, 0, 1)
       ON CONFLICT (org_id, month) DO UPDATE SET runs = org_usage_monthly.runs + 1`;
     return true;
   })) as boolean;
+}
+
+/**
+ * A sync or streaming run whose workflow start had an unknown outcome (the workflow may or may not
+ * exist) joins the outbox: the dispatcher, or any sweeper later, starts it with REJECT_DUPLICATE —
+ * it runs once whichever it was — or it is abandoned like any async run Temporal never took.
+ * false = the run has moved on (its workflow did start and got to it first).
+ */
+export async function handOverToDispatch(
+  sql: Queryable,
+  runId: string,
+  input: RunPromptWorkflowInput,
+): Promise<boolean> {
+  const rows = await sql`
+    UPDATE runs SET workflow_input = ${sql.json(input as unknown as Record<string, never>)}
+    WHERE id = ${runId} AND status = 'queued' AND workflow_input IS NULL AND dispatched_at IS NULL`;
+  return rows.count === 1;
 }

@@ -1,9 +1,10 @@
 import type { ErrorCode, RunIdentity, TokenUsage } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
+import { releaseReservations } from './budget.queries.ts';
 import type { NewRun } from './runs.queries.ts';
 
-// Usage accounting of runs: one usage_events row per provider attempt and per finished run, the
-// month-to-date totals that budgets read, and the identical-request cache filled on completion.
+// Usage accounting of runs: one usage_events row per provider call (attempt) and per finished run,
+// the month-to-date totals that budgets read, and the identical-request cache filled on completion.
 
 export interface CachedResult {
   runId: string;
@@ -53,25 +54,65 @@ export async function insertCacheHitRun(sql: Sql, r: NewRun & { output: string }
   })) as boolean;
 }
 
-export interface AttemptUsage extends RunIdentity {
+export interface AttemptStart extends RunIdentity {
+  /** drawn by each execution of the model-call activity: a re-executed call is another attempt */
+  attemptId: string;
+  /** model index × 1000 + Temporal attempt number: the attempts' order (re-executions share it) */
   seq: number;
   model: string;
   provider: string;
+  /** what the attempt counts if it never reports (its worker died): the prompt, estimated */
+  estimate: TokenUsage;
+  /** the run's first provider call: the run goes from queued to running */
+  isFirst: boolean;
+}
+
+/**
+ * Opens one provider call's usage row, before the call (status 'started', the estimate), and moves
+ * the run to running on its first call. Writing it again for the same attempt id changes nothing.
+ */
+export async function startAttempt(sql: Queryable, a: AttemptStart): Promise<void> {
+  await sql`
+    WITH running AS (
+      UPDATE runs SET status = 'running', started_at = COALESCE(started_at, now())
+      WHERE ${a.isFirst}::boolean AND id = ${a.runId} AND status = 'queued'
+    )
+    INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, attempt_id, prompt_id, prompt_version, model,
+                              provider, status, prompt_tokens, completion_tokens, cost)
+    VALUES (${a.orgId}, ${a.keyId}, ${a.runId}, 'attempt', ${a.seq}, ${a.attemptId}, ${a.promptId}, ${a.promptVersion},
+            ${a.model}, ${a.provider}, 'started', ${a.estimate.promptTokens}, ${a.estimate.completionTokens},
+            ${a.estimate.cost})
+    ON CONFLICT (run_id, attempt_id) DO NOTHING`;
+}
+
+export interface AttemptEnd {
+  runId: string;
+  attemptId: string;
   status: 'succeeded' | 'failed';
   errorCode: string | null;
+  /** a failure's own text (the provider's error body), for operators: never shown to tenants */
+  errorDetail?: string | null;
   usage: TokenUsage;
   latencyMs: number;
 }
 
-/** One row per provider attempt; a retried activity for the same seq records nothing twice. */
-export async function insertAttemptUsage(sql: Queryable, a: AttemptUsage): Promise<void> {
+/** The most of a failure's own text kept with its attempt (usage_events.error_detail). */
+export const MAX_ERROR_DETAIL_CHARS = 2_000;
+
+/** Truncated, and without NUL (a text column cannot hold it): whatever else the provider sent stays. */
+const storableDetail = (detail: string) =>
+  detail.slice(0, MAX_ERROR_DETAIL_CHARS).replaceAll('\u0000', '\uFFFD');
+
+/**
+ * Closes a provider call's row with the provider's usage, once (a retried write finds it closed); a
+ * row the run's completion already counted as interrupted stays as counted.
+ */
+export async function finishAttempt(sql: Queryable, a: AttemptEnd): Promise<void> {
   await sql`
-    INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, prompt_id, prompt_version, model, provider, status,
-                              error_code, prompt_tokens, completion_tokens, cost, latency_ms)
-    VALUES (${a.orgId}, ${a.keyId}, ${a.runId}, 'attempt', ${a.seq}, ${a.promptId}, ${a.promptVersion}, ${a.model},
-            ${a.provider}, ${a.status}, ${a.errorCode}, ${a.usage.promptTokens}, ${a.usage.completionTokens},
-            ${a.usage.cost}, ${a.latencyMs})
-    ON CONFLICT (run_id, kind, seq) DO NOTHING`;
+    UPDATE usage_events SET status = ${a.status}, error_code = ${a.errorCode},
+      error_detail = ${a.errorDetail ? storableDetail(a.errorDetail) : null}, prompt_tokens = ${a.usage.promptTokens},
+      completion_tokens = ${a.usage.completionTokens}, cost = ${a.usage.cost}, latency_ms = ${a.latencyMs}
+    WHERE run_id = ${a.runId} AND attempt_id = ${a.attemptId} AND kind = 'attempt' AND status = 'started'`;
 }
 
 export interface RunCompletion extends RunIdentity {
@@ -95,15 +136,22 @@ export interface RunTotals {
 }
 
 /**
- * Finishes a run exactly once: the run row, its 'run' usage event (the sum of its attempts, failed
- * ones included) and the month-to-date totals move together in one transaction; only the first
+ * Finishes a run exactly once: the run row, its 'run' usage event (the sum of its attempts: failed
+ * ones, and interrupted ones — calls a dead worker never closed — included), the release of its
+ * budget reservation and the month-to-date totals move together in one transaction; only the first
  * completion counts.
  */
 export async function completeRun(sql: Sql, c: RunCompletion): Promise<RunTotals> {
   return sql.begin(async (tx) => {
+    // Every call of this run has returned: a row still open belongs to an execution that died, and
+    // counts as interrupted, at its estimate (the sums do not depend on the status).
     const [t] = await tx<
       { promptTokens: number; completionTokens: number; cost: number; attempts: number }[]
     >`
+      WITH interrupted AS (
+        UPDATE usage_events SET status = 'interrupted'
+        WHERE run_id = ${c.runId} AND kind = 'attempt' AND status = 'started'
+      )
       SELECT COALESCE(sum(prompt_tokens), 0)::int AS "promptTokens",
              COALESCE(sum(completion_tokens), 0)::int AS "completionTokens",
              COALESCE(sum(cost), 0)::numeric AS cost, count(*)::int AS attempts
@@ -119,7 +167,7 @@ export async function completeRun(sql: Sql, c: RunCompletion): Promise<RunTotals
                                 error_code, prompt_tokens, completion_tokens, cost, latency_ms, cache_hit)
       VALUES (${c.orgId}, ${c.keyId}, ${c.runId}, 'run', 0, ${c.promptId}, ${c.promptVersion}, ${c.model}, ${c.status},
               ${c.errorCode}, ${usage.promptTokens}, ${usage.completionTokens}, ${usage.cost}, ${c.latencyMs}, ${c.cacheHit})
-      ON CONFLICT (run_id, kind, seq) DO NOTHING
+      ON CONFLICT (run_id) WHERE kind = 'run' DO NOTHING
       RETURNING id`;
     if (inserted.count === 0) return { usage, attempts: t!.attempts, recorded: false };
     await tx`
@@ -129,6 +177,7 @@ export async function completeRun(sql: Sql, c: RunCompletion): Promise<RunTotals
         cache_hit = ${c.cacheHit}, started_at = COALESCE(started_at, created_at), finished_at = now(),
         workflow_input = NULL
       WHERE id = ${c.runId}`;
+    await releaseReservations(tx, [c.runId]);
     await tx`
       INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
       VALUES (${c.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, ${usage.totalTokens}, ${usage.cost}, 1)

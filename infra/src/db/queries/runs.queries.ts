@@ -1,5 +1,6 @@
 import type { ErrorCode, RunMode, RunPromptWorkflowInput } from '@promptmill/workflows';
-import type { Queryable } from '../client.ts';
+import type { Queryable, Sql } from '../client.ts';
+import { type BudgetUsage, type RunBudget, releaseReservations, reserveBudget } from './budget.queries.ts';
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
@@ -73,6 +74,44 @@ export async function insertRun(sql: Queryable, r: NewRun): Promise<boolean> {
   return rows.count === 1;
 }
 
+export type ReservedInsert =
+  | { outcome: 'inserted' }
+  /** the idempotency key was taken: nothing inserted, nothing reserved */
+  | { outcome: 'duplicate' }
+  | ({ outcome: 'refused' } & BudgetUsage);
+
+class BudgetRefused extends Error {
+  readonly usage: BudgetUsage;
+  constructor(usage: BudgetUsage) {
+    super('token budget refused the run');
+    this.usage = usage;
+  }
+}
+
+/**
+ * Inserts a queued run and reserves its tokens in one transaction: a refused reservation leaves no
+ * run behind, and a run never exists without its reservation. Without a budget it is insertRun.
+ */
+export async function insertReservedRun(
+  sql: Sql,
+  run: NewRun,
+  budget: RunBudget | null,
+): Promise<ReservedInsert> {
+  if (!budget) return (await insertRun(sql, run)) ? { outcome: 'inserted' } : { outcome: 'duplicate' };
+  try {
+    return (await sql.begin(async (tx) => {
+      // the run row first: the org's month row is locked only from the reservation to the commit
+      if (!(await insertRun(tx, run))) return { outcome: 'duplicate' };
+      const decision = await reserveBudget(tx, { ...budget, orgId: run.orgId, runId: run.id });
+      if (!decision.isReserved) throw new BudgetRefused({ used: decision.used, reserved: decision.reserved });
+      return { outcome: 'inserted' };
+    })) as ReservedInsert;
+  } catch (err) {
+    if (err instanceof BudgetRefused) return { outcome: 'refused', ...err.usage };
+    throw err;
+  }
+}
+
 export interface IdempotentRun {
   id: string;
   /** a replay is shown only to keys that may use this prompt */
@@ -110,19 +149,23 @@ export async function releaseExpiredIdempotencyKey(
 }
 
 /**
- * The workflow could not be started: the run fails at once, frees its idempotency key and drops its
- * workflow input (an async run's outbox entry).
+ * The workflow could not be started: the run fails at once and frees its idempotency key, its
+ * budget reservation and its workflow input (an async run's outbox entry). A run that has moved on
+ * (its workflow runs after all) is left alone.
  */
 export async function failUnstartedRun(
-  sql: Queryable,
+  sql: Sql,
   runId: string,
   errorCode: ErrorCode,
   errorMessage: string,
 ): Promise<void> {
-  await sql`
-    UPDATE runs SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage},
-      idempotency_key = NULL, finished_at = now(), workflow_input = NULL
-    WHERE id = ${runId} AND status = 'queued'`;
+  await sql.begin(async (tx) => {
+    const failed = await tx`
+      UPDATE runs SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage},
+        idempotency_key = NULL, finished_at = now(), workflow_input = NULL
+      WHERE id = ${runId} AND status = 'queued'`;
+    if (failed.count === 1) await releaseReservations(tx, [runId]);
+  });
 }
 
 /** A run as the API shows it: the row plus its prompt's name. */
@@ -187,12 +230,6 @@ export async function findRun(sql: Queryable, orgId: string, id: string): Promis
     RunRow[]
   >`SELECT ${RUN_COLUMNS(sql)} FROM runs WHERE id = ${id} AND org_id = ${orgId}`;
   return row;
-}
-
-/** queued → running; a no-op once the run has moved on (activity retries, replays). */
-export async function markRunRunning(sql: Queryable, runId: string): Promise<void> {
-  await sql`UPDATE runs SET status = 'running', started_at = COALESCE(started_at, now())
-            WHERE id = ${runId} AND status = 'queued'`;
 }
 
 /**
