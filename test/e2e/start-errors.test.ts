@@ -203,8 +203,13 @@ describe('the dispatcher: a start retrying cannot fix fails the run at once', ()
 });
 
 describe('sync and streaming starts', () => {
+  const handedOver: string[] = [];
   const depsOf = (temporal: TemporalHandle) =>
-    ({ sql, temporal }) as unknown as Parameters<typeof startRunWorkflow>[0];
+    ({
+      sql,
+      temporal,
+      dispatcher: { dispatch: (input: RunPromptWorkflowInput) => void handedOver.push(input.runId) },
+    }) as unknown as Parameters<typeof startRunWorkflow>[0];
 
   it('refused as too large: the run fails and the caller gets 413 PROMPT_TOO_LARGE, not 503 "try again"', async () => {
     const input = await queueRun(over2MB(), 'sync');
@@ -214,10 +219,17 @@ describe('sync and streaming starts', () => {
     expect(await rowOf(input.runId)).toMatchObject({ status: 'failed', errorCode: 'PROMPT_TOO_LARGE' });
   });
 
-  it('unavailable: 503 SERVICE_UNAVAILABLE, try again', async () => {
+  it('unavailable: not failed — 503 SERVICE_UNAVAILABLE, the run joins the outbox (run-start.test.ts has more)', async () => {
     const input = await queueRun(`${marker} sync-later`, 'sync');
     const err = await startRunWorkflow(depsOf(unreachableTemporal()), input).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
-    expect(await rowOf(input.runId)).toMatchObject({ status: 'failed', errorCode: 'SERVICE_UNAVAILABLE' });
+    expect(handedOver).toContain(input.runId);
+    expect(await rowOf(input.runId)).toMatchObject({
+      status: 'queued',
+      errorCode: null,
+      hasWorkflowInput: true,
+    });
+    // done with it: a cancel before dispatch ends it without a start
+    expect((await call('POST', `/v1/runs/${input.runId}/cancel`, { key: org.key })).status).toBe(200);
   });
 });
