@@ -82,7 +82,10 @@ function sameCell(a: Cell, b: Cell): boolean {
 }
 
 class Lookup {
-  constructor(private readonly data: ReportData) {}
+  readonly data: ReportData;
+  constructor(data: ReportData) {
+    this.data = data;
+  }
 
   get(system: string, cell: Cell): Measurement | undefined {
     return this.data.measurements.find((m) => m.system === system && sameCell(m.cell, cell));
