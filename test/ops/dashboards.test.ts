@@ -72,6 +72,12 @@ describe('infra/grafana/dashboards', () => {
       expect(panelQueries(dashboard).length, dashboard.uid).toBeGreaterThan(0);
   });
 
+  it("the README's Operations section describes every dashboard", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const operations = readme.slice(readme.indexOf('## Operations'), readme.indexOf('## Benchmarks'));
+    expect(built.map((b) => b.dashboard.title).filter((t) => !operations.includes(`*${t}*`))).toEqual([]);
+  });
+
   it("every panel's PromQL parses", () => {
     const bad = built.flatMap(({ dashboard }) =>
       panelQueries(dashboard).flatMap((q) => {

@@ -103,6 +103,12 @@ describe('rule files', () => {
     expect(alerts.map((a) => a.alert).filter((name) => !firing.has(name!))).toEqual([]);
   });
 
+  it("the README's Operations section lists every alert", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const operations = readme.slice(readme.indexOf('## Operations'), readme.indexOf('## Benchmarks'));
+    expect(alerts.map((a) => a.alert).filter((name) => !operations.includes(`\`${name}\``))).toEqual([]);
+  });
+
   it('every recording rule has a unit test', () => {
     const tested = tests.flatMap((t) => (t.promql_expr_test ?? []).map((c) => c.expr)).join('\n');
     const records = [...new Set(rules.flatMap((r) => (r.record ? [r.record] : [])))];
