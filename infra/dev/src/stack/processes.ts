@@ -11,7 +11,9 @@ export interface ServiceProcess {
 
 /**
  * Starts a TypeScript entry point (api/src/main.ts, workers/src/main.ts) as a child process and
- * resolves once it prints its one-line JSON ready event.
+ * resolves once it prints its one-line JSON ready event. Plain `node`, as in production (Node strips
+ * the types): no tsx loader thread, esbuild helper or source-map support, which cost every request
+ * CPU (source maps make each compiled function scan for magic comments) and each process memory.
  */
 export async function startService(opts: {
   name: string;
@@ -21,7 +23,7 @@ export async function startService(opts: {
   log: (line: string) => void;
   timeoutMs?: number;
 }): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', opts.entry], {
+  const child = spawn(process.execPath, [opts.entry], {
     cwd: REPO_ROOT,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
