@@ -142,7 +142,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const api = await startService({
         name: apis.length === 0 ? 'api' : `api-${i + 1}`,
         entry: 'api/src/main.ts',
-        env: { ...shared, PORT: String(port), ADMIN_TOKEN: opts.adminToken },
+        // the bundle too: an api with API_EMBEDDED_WORKER=true hosts a worker
+        env: { ...shared, ...bundle, PORT: String(port), ADMIN_TOKEN: opts.adminToken },
         readyEvent: 'api.ready',
         log,
       });
