@@ -7,6 +7,8 @@ import {
 } from '@promptmill/infra/db';
 import {
   isErrorCode,
+  type ModelCallRequest,
+  type ModelCallResult,
   type RecordedRunOutcome,
   type RunCompletionRequest,
   type RunCompletionResult,
@@ -70,6 +72,50 @@ export async function recordCompletion(
   // bounded labels: tenant-chosen prompt and model names go through the label budget (metric-labels.ts)
   if (totals.recorded) deps.metrics.recordRun(req, totals.usage);
   return toCompletionResult(totals);
+}
+
+/**
+ * A successful call that ends its run (the workflow set completeOnSuccess): the call's usage row is
+ * closed and the run's completion recorded in one transaction.
+ */
+export function completeWithCall(
+  deps: CompletionDeps,
+  req: ModelCallRequest,
+  closing: AttemptEnd,
+  output: string,
+): Promise<RunCompletionResult> {
+  const run = req.completeOnSuccess;
+  return recordCompletion(
+    deps,
+    {
+      ...req,
+      promptName: run?.promptName ?? '',
+      status: 'succeeded',
+      output,
+      errorCode: null,
+      errorMessage: null,
+      latencyMs: run ? Math.max(0, Date.now() - run.startedAt) : 0,
+      cacheKey: run?.cacheKey,
+      cacheTtlSeconds: run?.cacheTtlSeconds,
+    },
+    closing,
+  );
+}
+
+/** A repeated call of a run whose completion is recorded: its outcome, without calling the provider. */
+export function recordedCallResult(
+  req: ModelCallRequest,
+  provider: string,
+  done: RecordedOutcome,
+): ModelCallResult {
+  return {
+    output: done.output ?? '',
+    model: req.model,
+    provider,
+    usage: done.usage,
+    latencyMs: 0,
+    completion: { usage: done.usage, attempts: done.attempts, final: toRecordedRunOutcome(done) },
+  };
 }
 
 export function createCompleteRunActivity(deps: CompletionDeps) {

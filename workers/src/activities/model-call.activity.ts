@@ -13,7 +13,7 @@ import type { CompletionUsage } from 'openai/resources/completions';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
-import { recordCompletion, toRecordedRunOutcome } from './complete-run.activity.ts';
+import { completeWithCall, recordedCallResult } from './complete-run.activity.ts';
 import { oversizeOutputFailure } from './output-size.ts';
 import { providerErrorDetail, toProviderFailure } from './provider-errors.ts';
 
@@ -135,47 +135,12 @@ async function openAttempt(
     completed,
     finish,
     succeed: async (usage, output) => {
-      const run = req.completeOnSuccess;
-      if (!run) {
-        await finish('succeeded', usage, null);
-        return undefined;
-      }
-      const closing = {
-        runId: req.runId,
-        attemptId,
-        status: 'succeeded' as const,
-        errorCode: null,
-        usage,
-        latencyMs: Math.round(performance.now() - started),
-      };
-      return recordCompletion(
-        deps,
-        {
-          ...req,
-          promptName: run.promptName,
-          status: 'succeeded',
-          output,
-          errorCode: null,
-          errorMessage: null,
-          latencyMs: Math.max(0, Date.now() - run.startedAt),
-          cacheKey: run.cacheKey,
-          cacheTtlSeconds: run.cacheTtlSeconds,
-        },
-        closing,
-      );
+      const closing = { runId: req.runId, attemptId, status: 'succeeded' as const, errorCode: null, usage };
+      const latencyMs = Math.round(performance.now() - started);
+      if (req.completeOnSuccess) return completeWithCall(deps, req, { ...closing, latencyMs }, output);
+      await finishAttempt(deps.sql, { ...closing, latencyMs });
+      return undefined;
     },
-  };
-}
-
-/** A repeated call of a run whose completion is recorded: its outcome, without calling the provider. */
-function recordedResult(req: ModelCallRequest, provider: string, done: RecordedOutcome): ModelCallResult {
-  return {
-    output: done.output ?? '',
-    model: req.model,
-    provider,
-    usage: done.usage,
-    latencyMs: 0,
-    completion: { usage: done.usage, attempts: done.attempts, final: toRecordedRunOutcome(done) },
   };
 }
 
@@ -185,7 +150,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
     if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
     const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
-    if (attempt.completed) return recordedResult(req, provider.name, attempt.completed);
+    if (attempt.completed) return recordedCallResult(req, provider.name, attempt.completed);
     const { started } = attempt;
     try {
       const completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
@@ -269,7 +234,7 @@ export async function streamModelCall(
     ctx.log.warn('stream cancellations not listened to', { error: String(err) });
   });
   const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
-  if (attempt.completed) return recordedResult(req, provider.name, attempt.completed);
+  if (attempt.completed) return recordedCallResult(req, provider.name, attempt.completed);
   const { started } = attempt;
   const fastCancel = cancellations.watch(req.runId);
   const idle = new AbortController();
