@@ -6,7 +6,8 @@
  *
  * BENCH_PROFILE_DIR (default a temp dir) keeps the .cpuprofile files (open them in Chrome DevTools);
  * BENCH_PROFILE_ENV adds env for the api and worker, e.g. `API_EMBEDDED_WORKER=true`;
- * BENCH_PROFILE_CPU=false measures without the profiler (its own overhead is ~10–20 %).
+ * BENCH_PROFILE_CPU=false measures without the profiler (its own overhead is ~10–20 %);
+ * PROMPTMILL_NODE_FLAGS replaces the V8 flags the stack gives the api and worker (stack/processes.ts).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';

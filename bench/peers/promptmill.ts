@@ -45,6 +45,8 @@ export function syncRunModeSupport(mode: SyncRunMode): { supported: boolean; rea
 
 export interface PromptmillSystem extends SystemUnderTest {
   mockUrl: string;
+  /** the worker process's /metrics (heap and event-loop figures for profiling) */
+  workerMetricsUrl: string;
   /** GET /v1/prompts with the key on the stack's api (limits on) and, if started, on a limits-off api */
   rateLimitedRead: { on: RequestSpec; off?: RequestSpec; offProcess?: ProcessGroup };
 }
@@ -166,6 +168,7 @@ export async function startPromptmill(opts: {
       id: opts.variant?.id ?? `promptmill-${opts.mode}`,
       label: opts.variant?.label ?? `Promptmill, ${opts.mode} mode`,
       mockUrl: mock.url,
+      workerMetricsUrl: stack.workerMetricsUrl,
       request: ({ delayMs, stream }) => ({
         method: 'POST',
         url: `${api}/api/v1/run`,
