@@ -20,8 +20,8 @@ const env = process.env;
 const seconds = Number(env.BENCH_PROFILE_SECONDS ?? 10);
 const concurrency = Number(env.BENCH_PROFILE_CONCURRENCY ?? 32);
 const isProfiling = env.BENCH_PROFILE_CPU !== 'false';
-const dir = env.BENCH_PROFILE_DIR ?? mkdtempSync(join(os.tmpdir(), 'promptmill-prof-'));
-mkdirSync(dir, { recursive: true });
+const dir = isProfiling ? (env.BENCH_PROFILE_DIR ?? mkdtempSync(join(os.tmpdir(), 'promptmill-prof-'))) : '';
+if (isProfiling) mkdirSync(dir, { recursive: true });
 const stream = env.BENCH_PROFILE_STREAM === 'true';
 
 // the stack's children inherit this process's env: the profiler flags reach the api and worker only
