@@ -64,6 +64,12 @@ export const apiEnvSchema = z
     TEST_CLOCK: booleanFromEnv.default(false),
     /** Number of proxy hops to trust for the client address (Express `trust proxy`), which the failed-authentication limiter counts by. */
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
+    /**
+     * Also run a worker on the runs task queue in this process, configured by the worker's variables
+     * (providers, prices, WORKFLOW_BUNDLE_PATH, …), and start sync and streaming runs eagerly on it.
+     * Runs stay durable workflows any worker can finish (README, Benchmarks: eager start).
+     */
+    API_EMBEDDED_WORKER: booleanFromEnv.default(false),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,
     /** Log every request line (method, route, status, latency). */

@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
 import { createSql, runMigrations } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
+import { Registry } from 'prom-client';
 import { createApp } from './app.ts';
+import { startEmbeddedWorker } from './embedded-worker.ts';
 import { loadApiEnv } from './env.ts';
 import { createApiMetrics } from './http/metrics.ts';
 import { connectTemporal } from './temporal.ts';
@@ -10,8 +12,11 @@ const env = loadApiEnv();
 const logger = createLogger('api', env.LOG_LEVEL);
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-api' });
 await runMigrations(sql);
-const temporal = await connectTemporal(env);
-const { app, close } = createApp({ env, sql, temporal, logger, metrics: createApiMetrics() });
+const embedded = env.API_EMBEDDED_WORKER ? await startEmbeddedWorker(sql, logger) : undefined;
+const temporal = await connectTemporal(env, embedded?.connection);
+const metrics = createApiMetrics();
+if (embedded) metrics.registry = Registry.merge([metrics.registry, embedded.registry]);
+const { app, close } = createApp({ env, sql, temporal, logger, metrics });
 
 const server: Server = await new Promise((resolve) => {
   const s = app.listen(env.PORT, env.HOST, () => resolve(s));
@@ -35,6 +40,7 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearTimeout(timer);
   await close(); // drains async-run dispatch, flushes batched key usage
+  await embedded?.stop();
   await temporal.connection.close();
   await sql.end({ timeout: 5 });
   logger.info('api stopped');

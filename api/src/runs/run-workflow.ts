@@ -39,12 +39,15 @@ export const runHandle = (temporal: TemporalHandle, runId: string) =>
 export async function startRunWorkflowOnce(
   temporal: TemporalHandle,
   input: RunPromptWorkflowInput,
+  opts: { eager?: boolean } = {},
 ): Promise<StartResult> {
   try {
-    await startWorkflow(temporal, RUN_PROMPT_WORKFLOW, {
-      ...runWorkflowOptions(temporal, input),
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
+    await startWorkflow(
+      temporal,
+      RUN_PROMPT_WORKFLOW,
+      { ...runWorkflowOptions(temporal, input), workflowIdReusePolicy: 'REJECT_DUPLICATE' },
+      opts,
+    );
     return 'started';
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already_started';
@@ -129,7 +132,8 @@ type StartState = { state: 'running' } | { state: 'unknown' } | { state: 'refuse
 export async function startRunWorkflow(deps: RunDeps, input: RunPromptWorkflowInput): Promise<void> {
   let start: StartState;
   try {
-    await startRunWorkflowOnce(deps.temporal, input);
+    // a caller waits for this run: on this process's own worker when it has one (eager start)
+    await startRunWorkflowOnce(deps.temporal, input, { eager: true });
     return;
   } catch (err) {
     start = isDefiniteRefusal(err)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { finishAttempt, type Sql, startAttempt } from '@promptmill/infra/db';
+import { finishAttempt, type RecordedOutcome, type Sql, startAttempt } from '@promptmill/infra/db';
 import { createStreamPublisher, streamCancellationsFor } from '@promptmill/infra/run-stream';
 import {
   estimatePromptTokens,
@@ -13,6 +13,7 @@ import type { CompletionUsage } from 'openai/resources/completions';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { completeWithCall, recordedCallResult } from './complete-run.activity.ts';
 import { oversizeOutputFailure } from './output-size.ts';
 import { providerErrorDetail, toProviderFailure } from './provider-errors.ts';
 
@@ -73,6 +74,8 @@ export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCrea
 interface AttemptRecorder {
   /** performance.now() when the provider call began */
   readonly started: number;
+  /** the run's completion was already recorded (a repeated call): no row opened, nothing to call */
+  readonly completed: RecordedOutcome | undefined;
   /**
    * Closes the call's usage row: what the provider reported, or what it must have billed; a failure
    * keeps its own text (`errorDetail`, not shown to tenants).
@@ -83,6 +86,11 @@ interface AttemptRecorder {
     errorCode: string | null,
     errorDetail?: string,
   ): Promise<void>;
+  /**
+   * A successful call: closes its row and, when the workflow asked for it (completeOnSuccess),
+   * records the run's completion in the same transaction and returns it.
+   */
+  succeed(usage: TokenUsage, output: string): Promise<ModelCallResult['completion']>;
 }
 
 /**
@@ -98,7 +106,7 @@ async function openAttempt(
   provider: string,
 ): Promise<AttemptRecorder> {
   const attemptId = randomUUID();
-  await startAttempt(deps.sql, {
+  const completed = await startAttempt(deps.sql, {
     runId: req.runId,
     orgId: req.orgId,
     keyId: req.keyId,
@@ -112,18 +120,27 @@ async function openAttempt(
     isFirst: req.modelIndex === 0 && attempt === 1,
   });
   const started = performance.now();
+  const finish: AttemptRecorder['finish'] = (status, usage, errorCode, errorDetail) =>
+    finishAttempt(deps.sql, {
+      runId: req.runId,
+      attemptId,
+      status,
+      errorCode,
+      errorDetail: errorDetail ?? null,
+      usage,
+      latencyMs: Math.round(performance.now() - started),
+    });
   return {
     started,
-    finish: (status, usage, errorCode, errorDetail) =>
-      finishAttempt(deps.sql, {
-        runId: req.runId,
-        attemptId,
-        status,
-        errorCode,
-        errorDetail: errorDetail ?? null,
-        usage,
-        latencyMs: Math.round(performance.now() - started),
-      }),
+    completed,
+    finish,
+    succeed: async (usage, output) => {
+      const closing = { runId: req.runId, attemptId, status: 'succeeded' as const, errorCode: null, usage };
+      const latencyMs = Math.round(performance.now() - started);
+      if (req.completeOnSuccess) return completeWithCall(deps, req, { ...closing, latencyMs }, output);
+      await finishAttempt(deps.sql, { ...closing, latencyMs });
+      return undefined;
+    },
   };
 }
 
@@ -133,6 +150,7 @@ export function createModelCallActivity(deps: ModelCallDeps) {
     if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
     const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
+    if (attempt.completed) return recordedCallResult(req, provider.name, attempt.completed);
     const { started } = attempt;
     try {
       const completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
@@ -148,14 +166,18 @@ export function createModelCallActivity(deps: ModelCallDeps) {
       );
       const output = completion.choices[0]?.message?.content ?? '';
       const oversize = oversizeOutputFailure(output, req.model);
-      await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
-      if (oversize) throw oversize;
+      if (oversize) {
+        await attempt.finish('failed', usage, 'PROVIDER_REJECTED');
+        throw oversize;
+      }
+      const recorded = await attempt.succeed(usage, output);
       return {
         output,
         model: req.model,
         provider: provider.name,
         usage,
         latencyMs: Math.round(seconds * 1000),
+        ...(recorded ? { completion: recorded } : {}),
       };
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err; // ours, already recorded
@@ -212,6 +234,7 @@ export async function streamModelCall(
     ctx.log.warn('stream cancellations not listened to', { error: String(err) });
   });
   const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
+  if (attempt.completed) return recordedCallResult(req, provider.name, attempt.completed);
   const { started } = attempt;
   const fastCancel = cancellations.watch(req.runId);
   const idle = new AbortController();
@@ -256,14 +279,18 @@ export async function streamModelCall(
       ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
       : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
     const oversize = oversizeOutputFailure(output, req.model);
-    await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
-    if (oversize) throw oversize;
+    if (oversize) {
+      await attempt.finish('failed', usage, 'PROVIDER_REJECTED');
+      throw oversize;
+    }
+    const recorded = await attempt.succeed(usage, output);
     return {
       output,
       model: req.model,
       provider: provider.name,
       usage,
       latencyMs: Math.round(performance.now() - started),
+      ...(recorded ? { completion: recorded } : {}),
     };
   } catch (err) {
     if (err instanceof ApplicationFailure) throw err; // ours, already recorded
