@@ -129,7 +129,7 @@ export const syncRunResponseSchema = z
 export const SYNC_RUN_RESPONSES = {
   200: {
     description:
-      'The run succeeded. `X-Cache: HIT|MISS` when the version has cacheTtlSeconds (a hit costs nothing).',
+      'The run succeeded. `X-Cache: HIT|MISS` when the version has cacheTtlSeconds (a hit costs nothing). A client that closes the connection before the answer cancels the run (it ends `canceled`, with the usage of its attempts).',
     schema: syncRunResponseSchema,
   },
   400: {

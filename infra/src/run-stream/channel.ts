@@ -24,6 +24,8 @@ import { z } from 'zod';
 
 export const RUN_STREAM_CHANNEL = 'pm_run_stream';
 export const RUN_CANCEL_CHANNEL = 'pm_run_cancel';
+/** A run has ended (payload = run id): NOTIFYed by a trigger on `runs` (migration 012), see run-done.ts. */
+export const RUN_DONE_CHANNEL = 'pm_run_done';
 
 /** NOTIFY payloads must stay under 8000 bytes; longer deltas are split across messages. */
 export const STREAM_NOTIFY_MAX_BYTES = 7_900;
