@@ -1,9 +1,12 @@
-// Sync runs and their connections: a client that goes away cancels its run, like a stream's.
+// Sync runs and their connections: a client that goes away cancels its run (like a stream's), and
+// an api process at its limit of runs in flight refuses more at once — 503 with Retry-After, before
+// anything is written — instead of queueing them until latency is seconds.
 
 import { request } from 'node:http';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { E2E_ENV } from './global-setup.ts';
 import { apiUrl, call, createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';
-import { eventually } from './limits-support.ts';
+import { type ExtraApi, eventually, startExtraApi } from './limits-support.ts';
 import { testSql } from './runs-support.ts';
 
 const sql = testSql();
@@ -99,4 +102,93 @@ describe('a client that disconnects cancels its sync run', () => {
       }
     },
   );
+});
+
+describe('overload: an api process at SYNC_RUN_MAX_IN_FLIGHT refuses more runs at once', () => {
+  let api: ExtraApi;
+  let org: TestOrg;
+  beforeAll(async () => {
+    api = await startExtraApi({ ...E2E_ENV, SYNC_RUN_MAX_IN_FLIGHT: '2' });
+    org = await createOrg(HIGH_LIMITS);
+  });
+  afterAll(async () => {
+    await api?.stop();
+  });
+
+  const post = async (path: string, body: unknown) => {
+    const started = performance.now();
+    const res = await call<Record<string, unknown>>('POST', path, { key: org.key, body, baseUrl: api.url });
+    return { ...res, ms: performance.now() - started };
+  };
+
+  it('answers the excess 503 SERVICE_UNAVAILABLE with Retry-After in milliseconds, writes nothing for it, and runs the admitted ones', async () => {
+    const marker = unique('overload');
+    const name = await createPrompt(org.key, { template: `${marker} {{x}}` });
+    const rule = await mock.addRule({ match: { contains: marker }, action: { type: 'delay', ms: 1_500 } });
+    try {
+      const admitted = [1, 2].map((i) =>
+        post('/api/v1/run', { promptName: name, variables: { x: `a${i}` } }),
+      );
+      await expect.poll(async () => (await mock.calls({ contains: marker })).length).toBe(2);
+
+      const excess = await Promise.all([
+        ...Array.from({ length: 8 }, (_, i) =>
+          post('/api/v1/run', { promptName: name, variables: { x: `b${i}` } }),
+        ),
+        post('/api/v1/run', { promptName: name, variables: { x: 'stream' }, stream: true }),
+        post('/v1/agents/whatever/execute', { variables: { x: 'agent' } }),
+      ]);
+      const latencies = excess.map((r) => Math.round(r.ms)).join(', ');
+      for (const res of excess) {
+        expect(res.status).toBe(503);
+        expect(res.headers.get('retry-after')).toBe('1');
+        expect(res.body).toEqual({
+          success: false,
+          code: 'SERVICE_UNAVAILABLE',
+          error: 'The server is at capacity; try again shortly',
+          retryAfter: 1,
+        });
+        expect(res.ms, `answered in ${latencies} ms`).toBeLessThan(100);
+      }
+
+      const done = await Promise.all(admitted);
+      expect(done.map((r) => r.status)).toEqual([200, 200]);
+      expect(done.map((r) => r.body.output)).toEqual([`Echo: ${marker} a1`, `Echo: ${marker} a2`]);
+      // nothing was written for the refused ones: no run, no provider call
+      expect(await runsOf(org.orgId, name)).toHaveLength(2);
+      expect(await mock.calls({ contains: marker })).toHaveLength(2);
+
+      // their slots are free again once answered
+      const after = await post('/api/v1/run', { promptName: name, variables: { x: 'c' } });
+      expect(after.status).toBe(200);
+      const metrics = await call('GET', '/metrics', { baseUrl: api.url });
+      expect(metrics.text).toMatch(/^promptmill_sync_runs_shed_total 10$/m);
+      expect(metrics.text).toMatch(/^promptmill_sync_runs_in_flight 0$/m);
+      expect(metrics.text).toMatch(/^promptmill_sync_runs_limit 2$/m);
+    } finally {
+      await mock.removeRule(rule);
+    }
+  });
+
+  it('a client that goes away frees its slot at once', async () => {
+    const marker = unique('overload-gone');
+    const name = await createPrompt(org.key, { template: `${marker} {{x}}` });
+    const rule = await mock.addRule({ match: { contains: marker }, action: { type: 'delay', ms: 20_000 } });
+    try {
+      await Promise.all(
+        [1, 2].map((i) =>
+          postAndDisconnect(
+            `${api.url}/api/v1/run`,
+            org.key,
+            { promptName: name, variables: { x: `${i}` } },
+            300,
+          ),
+        ),
+      );
+      const res = await post('/api/v1/run', { promptName: `${name}-missing`, variables: {} });
+      expect(res.status).toBe(404); // admitted (then not found), not refused
+    } finally {
+      await mock.removeRule(rule);
+    }
+  });
 });

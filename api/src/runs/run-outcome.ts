@@ -58,6 +58,8 @@ export interface OutcomeWait {
   done?: RunDoneWatch | undefined;
   /** Ends the wait early (the client went away): the result is then undefined. */
   signal?: AbortSignal | undefined;
+  /** Called with the recorded row when it answers (not when the workflow's result does). */
+  onRecorded?: ((run: EndedRun) => void) | undefined;
 }
 
 /** Resolves when `signal` aborts (never rejects). */
@@ -66,6 +68,10 @@ const untilAborted = (signal: AbortSignal) =>
     if (signal.aborted) resolve(undefined);
     else signal.addEventListener('abort', () => resolve(undefined), { once: true });
   });
+
+/** How long a run waited for a worker: from its row's creation to its first provider call. */
+export const queueDelayOf = (run: EndedRun): number | undefined =>
+  run.startedAt ? run.startedAt.getTime() - run.createdAt.getTime() : undefined;
 
 /** A finished run's row as the workflow would have returned it (same output, model, usage, error). */
 export function outcomeOfRow(runId: string, row: EndedRun): RunOutcome {
@@ -103,20 +109,23 @@ async function outcomeFromRow(
   done: RunDoneWatch,
   stop: AbortSignal,
   onFired: () => void,
+  onRecorded: OutcomeWait['onRecorded'],
 ): Promise<RunOutcome | undefined> {
   const stopped = untilAborted(stop);
   for (;;) {
     const carried = await Promise.race([done.next(), stopped]);
     if (stop.aborted) return undefined;
     onFired();
-    if (carried) return outcomeOfRow(runId, carried);
-    let row: EndedRun | undefined;
+    let row = carried;
     try {
-      row = await findEndedRun(sql, runId);
+      row ??= await findEndedRun(sql, runId);
     } catch {
       return undefined;
     }
-    if (row) return outcomeOfRow(runId, row);
+    if (row) {
+      onRecorded?.(row);
+      return outcomeOfRow(runId, row);
+    }
   }
 }
 
@@ -174,9 +183,16 @@ export async function waitForOutcome(
   );
   let hasFired = false;
   const fromRow = done
-    ? outcomeFromRow(deps.sql, runId, done, stop, () => {
-        hasFired = true;
-      })
+    ? outcomeFromRow(
+        deps.sql,
+        runId,
+        done,
+        stop,
+        () => {
+          hasFired = true;
+        },
+        wait.onRecorded,
+      )
     : undefined;
   try {
     if (!fromRow) return await fromWorkflow;

@@ -25,7 +25,7 @@ import type { AuthContext } from '../auth/auth-context.ts';
 import type { RunDeps } from './deps.ts';
 import { prepareRun, type RunRequest } from './prepare-run.ts';
 import { cancelAbandonedRun, waitForOutcome, watchRunDone } from './run-outcome.ts';
-import { startRun } from './sync-run.ts';
+import { reportQueueDelay, startRun } from './sync-run.ts';
 
 const KEEP_ALIVE_MS = 15_000;
 /** After the run's outcome, how long to wait for deltas still in flight. */
@@ -95,7 +95,11 @@ export async function streamRun(
     let outcome: RunOutcome | undefined;
     try {
       // the run row as soon as its completion commits, or the workflow's result (run-workflow.ts)
-      outcome = await waitForOutcome(deps, runId, Number.POSITIVE_INFINITY, { done, signal: gone.signal });
+      outcome = await waitForOutcome(deps, runId, Number.POSITIVE_INFINITY, {
+        done,
+        signal: gone.signal,
+        onRecorded: (run) => reportQueueDelay(deps, run),
+      });
     } catch (err) {
       if (!gone.signal.aborted) throw err;
     }

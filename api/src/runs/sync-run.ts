@@ -1,3 +1,4 @@
+import type { EndedRun } from '@promptmill/infra/db';
 import { publicErrorCode, type RunOutcome, type TokenUsage, ZERO_USAGE } from '@promptmill/workflows';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
@@ -12,7 +13,7 @@ import {
 } from './prepare-run.ts';
 import { insertBudgetedRun } from './run-budget.ts';
 import { lookupRunCache } from './run-cache.ts';
-import { awaitRunOutcome, cancelAbandonedRun, watchRunDone } from './run-outcome.ts';
+import { awaitRunOutcome, cancelAbandonedRun, queueDelayOf, watchRunDone } from './run-outcome.ts';
 import { startRunWorkflow } from './run-workflow.ts';
 
 /** A finished run that did not succeed → the API error its code maps to. */
@@ -46,6 +47,12 @@ export function clientGone(runId?: string): AppError {
   });
 }
 
+/** Tells the load shedding how long a run waited for a worker (sync-admission.ts). */
+export function reportQueueDelay(deps: RunDeps, run: EndedRun): void {
+  const ms = queueDelayOf(run);
+  if (ms !== undefined) deps.observeQueueDelay?.(ms);
+}
+
 /**
  * Inserts and starts the run, then waits for its outcome: the run row as soon as its completion
  * commits, or the workflow's result. A client that goes away (`signal`) cancels the run — the
@@ -64,7 +71,11 @@ async function runToOutcome(
   try {
     await startRun(deps, prepared, req);
     try {
-      return await awaitRunOutcome(deps, runId, deps.syncTimeoutMs, { done, signal });
+      return await awaitRunOutcome(deps, runId, deps.syncTimeoutMs, {
+        done,
+        signal,
+        onRecorded: (run) => reportQueueDelay(deps, run),
+      });
     } catch (err) {
       if (!signal?.aborted) throw err;
       await cancelAbandonedRun(deps, runId);
