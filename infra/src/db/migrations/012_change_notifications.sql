@@ -31,3 +31,39 @@ CREATE TRIGGER runs_done_notify
   FOR EACH ROW
   WHEN (OLD.status IN ('queued', 'running') AND NEW.status IN ('succeeded', 'failed', 'canceled'))
   EXECUTE FUNCTION pm_notify_run_done();
+
+-- A prompt's row or labels changed (payload = prompt id): every api process drops what it cached
+-- of that prompt for runs (api/src/prompts/run-prompt-cache.ts). Versions are immutable and need
+-- none; a new version changes what runs resolve only through its labels (prompt_labels) and the
+-- prompt row's latest_version. Postgres collapses repeats within one transaction into one NOTIFY.
+CREATE OR REPLACE FUNCTION pm_notify_prompt_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('pm_prompt_changed', OLD.id);
+  ELSE
+    PERFORM pg_notify('pm_prompt_changed', NEW.id);
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION pm_notify_prompt_label_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('pm_prompt_changed', OLD.prompt_id);
+  ELSE
+    PERFORM pg_notify('pm_prompt_changed', NEW.prompt_id);
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS prompts_changed_notify ON prompts;
+CREATE TRIGGER prompts_changed_notify
+  AFTER UPDATE OR DELETE ON prompts
+  FOR EACH ROW EXECUTE FUNCTION pm_notify_prompt_changed();
+
+DROP TRIGGER IF EXISTS prompt_labels_changed_notify ON prompt_labels;
+CREATE TRIGGER prompt_labels_changed_notify
+  AFTER INSERT OR UPDATE OR DELETE ON prompt_labels
+  FOR EACH ROW EXECUTE FUNCTION pm_notify_prompt_label_changed();
