@@ -16,20 +16,53 @@ import type { RunDeps } from './deps.ts';
 import { runHandle } from './run-workflow.ts';
 
 /**
+ * When the cancel NOTIFY is sent again after the first (ms after the previous one), until the run
+ * has ended: NOTIFY reaches only a worker already watching, and a call that had not started yet
+ * when the client left (its workflow task still on its way to a worker) would otherwise run until
+ * the workflow's cancellation reaches it at a workflow-task heartbeat (~2.4 s).
+ */
+export const CANCEL_RENOTIFY_MS = [100, 200, 400, 800, 1_600] as const;
+
+/**
  * Cancels a sync or streaming run whose client went away: the workflow, and at once the provider
  * call (a workflow cancellation reaches a running local activity only at its next workflow-task
- * heartbeat; the worker watching RUN_CANCEL_CHANNEL aborts the call now).
+ * heartbeat; the worker watching RUN_CANCEL_CHANNEL aborts the call now). Resolves once both are
+ * asked; the NOTIFY is repeated in the background (CANCEL_RENOTIFY_MS).
  */
 export async function cancelAbandonedRun(
   deps: Pick<RunDeps, 'sql' | 'temporal'>,
   runId: string,
 ): Promise<void> {
+  const done = await watchRunDone(deps, runId);
   await Promise.all([
     runHandle(deps.temporal, runId)
       .cancel()
       .catch(() => {}), // already finished: nothing to cancel
     requestStreamCancel(deps.sql, runId).catch(() => {}),
   ]);
+  void renotifyCancel(deps, runId, done);
+}
+
+async function renotifyCancel(
+  deps: Pick<RunDeps, 'sql'>,
+  runId: string,
+  done: RunDoneWatch | undefined,
+): Promise<void> {
+  const hasEnded = done ? done.next().then(() => true) : new Promise<boolean>(() => {});
+  try {
+    for (const ms of CANCEL_RENOTIFY_MS) {
+      let timer: NodeJS.Timeout | undefined;
+      const due = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      });
+      const isOver = await Promise.race([hasEnded, due]);
+      clearTimeout(timer);
+      if (isOver) return;
+      await requestStreamCancel(deps.sql, runId).catch(() => {});
+    }
+  } finally {
+    done?.release();
+  }
 }
 
 /**
