@@ -36,6 +36,7 @@ import { startRunCachePurge } from './runs/run-cache.ts';
 import { startRunWorkflowOnce } from './runs/run-workflow.ts';
 import { runsRoutes } from './runs/runs.routes.ts';
 import { syncRunRoutes } from './runs/sync.routes.ts';
+import { createSyncRunAdmission } from './runs/sync-admission.ts';
 import type { TemporalHandle } from './temporal.ts';
 
 export interface AppDeps {
@@ -132,12 +133,21 @@ export function createApp(deps: AppDeps): App {
     holdMs: env.RUN_DISPATCH_TEST_HOLD_MS,
   });
 
+  const admission = createSyncRunAdmission({
+    maxInFlight: env.SYNC_RUN_MAX_IN_FLIGHT,
+    targetQueueMs: env.SYNC_RUN_TARGET_QUEUE_MS,
+    retryAfterSeconds: 1,
+    onShed: () => deps.metrics.syncRunsShed.inc(),
+  });
+  deps.metrics.readSyncRuns({ inFlight: admission.inFlight, limit: admission.limit });
+
   const runDeps = {
     sql,
     temporal: deps.temporal,
     retry: { maxAttempts: env.PROVIDER_MAX_ATTEMPTS, initialIntervalMs: env.PROVIDER_RETRY_INITIAL_MS },
     syncTimeoutMs: env.SYNC_RUN_TIMEOUT_MS,
     dispatcher,
+    observeQueueDelay: admission.observeQueueDelay,
   };
   const accountDeps = { sql, clock };
 
@@ -175,10 +185,10 @@ export function createApp(deps: AppDeps): App {
   app.use(docsAssets());
 
   // the seed-compatible sync run routes keep the seed's error shape from the first check on (body parsing too)
-  app.use(
-    API_BASES.flatMap((base) => [`${base}/run`, `${base}/agents`]),
-    useSeedErrorShape(),
-  );
+  const syncRunPaths = API_BASES.flatMap((base) => [`${base}/run`, `${base}/agents`]);
+  app.use(syncRunPaths, useSeedErrorShape());
+  // overload: sync and streaming runs past this process's limit are refused before any work (503)
+  app.use(syncRunPaths, admission.middleware);
   app.use(requireJsonBody((path) => path === '/oauth/token'));
   app.use(jsonBody(env.MAX_BODY_BYTES));
 

@@ -24,6 +24,10 @@ export const apiEnvSchema = z
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     /** How long a sync run waits for its result before 504 RUN_TIMEOUT (the run goes on). */
     SYNC_RUN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** Sync and streaming runs one api process handles at once; more are refused at once with 503 SERVICE_UNAVAILABLE and Retry-After (0 = no limit). The default is one worker's WORKER_MAX_CONCURRENT_ACTIVITIES (200) shared by two api processes. */
+    SYNC_RUN_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(100_000).default(100),
+    /** Sync and streaming runs whose wait for a worker (row created → first provider call) exceeds this lower the process's limit below SYNC_RUN_MAX_IN_FLIGHT until waits are short again (0 = off). */
+    SYNC_RUN_TARGET_QUEUE_MS: z.coerce.number().int().min(0).max(60_000).default(250),
     /** Async runs: workflow starts in flight at once per api process (the 202 does not wait for them). */
     RUN_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
     /** Async runs: how often each api process sweeps for runs nobody started (a crashed or stopped process's) and starts them. */

@@ -28,8 +28,17 @@ export type SyncRunMode = 'workflow' | 'direct';
 const ADMIN_TOKEN = 'bench-compare-admin-token-0123456789';
 const PROMPT = 'bench-compare';
 const HIGH_LIMITS = { perMinute: 10_000_000, perDay: 100_000_000 };
-/** the stack's api and worker: quiet logs, and a per-process breaker that never trips */
-const QUIET = { LOG_LEVEL: 'warn', LOG_REQUESTS: 'false', GLOBAL_RATE_LIMIT_PER_MINUTE: '100000000' };
+/**
+ * the stack's api and worker: quiet logs, a per-process breaker that never trips, and no load
+ * shedding (SYNC_RUN_MAX_IN_FLIGHT=0): the peers queue every request too, and a refusal would count
+ * as a failed request
+ */
+const QUIET = {
+  LOG_LEVEL: 'warn',
+  LOG_REQUESTS: 'false',
+  GLOBAL_RATE_LIMIT_PER_MINUTE: '100000000',
+  SYNC_RUN_MAX_IN_FLIGHT: '0',
+};
 
 type Parser = { safeParse(value: unknown): { success: boolean } };
 

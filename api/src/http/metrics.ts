@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -7,10 +7,31 @@ export interface ApiMetrics {
   httpDuration: Histogram<'route' | 'method'>;
   rateLimitDecisions: Counter<'result'>;
   runDispatch: Counter<'result'>;
+  /** sync and streaming runs refused at once because this process had its limit in flight */
+  syncRunsShed: Counter;
+  /** Where the sync-run gauges read their values at scrape time. */
+  readSyncRuns(read: { inFlight: () => number; limit: () => number }): void;
 }
 
 export function createApiMetrics(): ApiMetrics {
   const registry = new Registry();
+  let syncRuns = { inFlight: () => 0, limit: () => 0 };
+  new Gauge({
+    name: 'promptmill_sync_runs_in_flight',
+    help: 'Sync and streaming runs this api process is handling now',
+    registers: [registry],
+    collect() {
+      this.set(syncRuns.inFlight());
+    },
+  });
+  new Gauge({
+    name: 'promptmill_sync_runs_limit',
+    help: 'Sync and streaming runs this api process admits at once now: SYNC_RUN_MAX_IN_FLIGHT, lowered while runs wait longer than SYNC_RUN_TARGET_QUEUE_MS for a worker (0: no limit)',
+    registers: [registry],
+    collect() {
+      this.set(syncRuns.limit());
+    },
+  });
   collectDefaultMetrics({ register: registry, prefix: 'promptmill_api_' });
   return {
     registry,
@@ -39,6 +60,14 @@ export function createApiMetrics(): ApiMetrics {
       labelNames: ['result'],
       registers: [registry],
     }),
+    syncRunsShed: new Counter({
+      name: 'promptmill_sync_runs_shed_total',
+      help: 'Sync and streaming runs refused with 503 and Retry-After because this api process had its limit in flight (promptmill_sync_runs_limit)',
+      registers: [registry],
+    }),
+    readSyncRuns: (read) => {
+      syncRuns = read;
+    },
   };
 }
 

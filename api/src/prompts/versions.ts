@@ -38,6 +38,7 @@ import {
   nameTaken,
   type PromptAccess,
 } from './prompts.ts';
+import { promptChanged } from './run-prompt-cache.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Versions.
@@ -119,6 +120,7 @@ export async function createVersion(
   const prompt = await getAccessiblePrompt(sql, access, idOrName);
   const labels = dedupe(input.labels);
   const version = await insertVersion(sql, newVersionRow(prompt.id, input), labels);
+  promptChanged(sql, prompt.id);
   if (!version) throw new AppError('PROMPT_NOT_FOUND', `Prompt '${idOrName}' not found`);
   return toVersionDto(version, labels.sort());
 }

@@ -10,4 +10,6 @@ export interface RunDeps {
   syncTimeoutMs: number;
   /** starts the workflows of async runs in the background (dispatch/) */
   dispatcher: RunDispatcher;
+  /** sync and streaming runs report how long they waited for a worker (load shedding: sync-admission.ts) */
+  observeQueueDelay?: ((ms: number) => void) | undefined;
 }

@@ -1,6 +1,5 @@
 import { newId } from '@promptmill/infra';
 import {
-  findPrompt,
   insertCacheHitRun,
   type NewRun,
   type PromptRow,
@@ -12,12 +11,8 @@ import type { AuthContext } from '../auth/auth-context.ts';
 import { assertPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import { renderVersion } from '../prompts/compiled-versions.ts';
-import {
-  noProductionVersion,
-  resolveVersion,
-  type VersionSelector,
-  versionNotFound,
-} from '../prompts/versions.ts';
+import { findRunPrompt } from '../prompts/run-prompt-cache.ts';
+import { noProductionVersion, type VersionSelector, versionNotFound } from '../prompts/versions.ts';
 import type { RunDeps } from './deps.ts';
 import { assertBudgetLeft, runBudgetOf } from './run-budget.ts';
 import { runCacheKey } from './run-cache.ts';
@@ -64,10 +59,10 @@ export async function prepareRun(
   req: RunRequest,
   mode: RunMode,
 ): Promise<PreparedRun> {
-  const prompt = await findPrompt(deps.sql, auth.org.id, req.prompt);
-  if (!prompt) throw noProductionVersion(req.prompt);
+  const found = await findRunPrompt(deps.sql, auth.org.id, req.prompt, req);
+  if (!found) throw noProductionVersion(req.prompt);
+  const { prompt, version } = found;
   assertPromptAllowed(auth, prompt.id, 'run');
-  const version = await resolveVersion(deps.sql, prompt, req);
   if (!version) throw versionNotFound(req.prompt, req);
   const allowed = auth.org.allowedModels;
   if (!isModelAllowed(allowed, version.model)) {

@@ -1,9 +1,8 @@
 import { failUnstartedRun, handOverToDispatch } from '@promptmill/infra/db';
-import { RUN_PROMPT_WORKFLOW, type RunOutcome, type RunPromptWorkflowInput } from '@promptmill/workflows';
+import { RUN_PROMPT_WORKFLOW, type RunPromptWorkflowInput } from '@promptmill/workflows';
 import {
   isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import { AppError } from '../http/app-error.ts';
@@ -157,47 +156,4 @@ export async function startRunWorkflow(deps: RunDeps, input: RunPromptWorkflowIn
   await failUnstartedRun(deps.sql, input.runId, code, message).catch(() => {});
   // the client gets the code and a fixed message; the error handler logs the refusal itself
   throw new AppError(code, message, { extra: { runId: input.runId }, cause: start.refusal });
-}
-
-/** The workflow's result, or undefined when it has not finished within `timeoutMs` or `signal` aborts. */
-export async function waitForOutcome(
-  temporal: TemporalHandle,
-  runId: string,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<RunOutcome | undefined> {
-  const { client } = temporal;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), Math.max(0, timeoutMs));
-  const stop = signal ? AbortSignal.any([controller.signal, signal]) : controller.signal;
-  try {
-    // the abort also ends the long-poll, so a timed-out wait leaves nothing running behind it
-    return await client.withAbortSignal(stop, () => runHandle(temporal, runId).result());
-  } catch (err) {
-    if (stop.aborted) return undefined;
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits for the run's workflow; after `timeoutMs` → 504 RUN_TIMEOUT (the run goes on). */
-export async function awaitRunOutcome(deps: RunDeps, runId: string, timeoutMs: number): Promise<RunOutcome> {
-  let outcome: RunOutcome | undefined;
-  try {
-    outcome = await waitForOutcome(deps.temporal, runId, timeoutMs);
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      throw new AppError('INTERNAL_ERROR', 'Run failed unexpectedly', { extra: { runId } });
-    }
-    throw err;
-  }
-  if (!outcome) {
-    throw new AppError(
-      'RUN_TIMEOUT',
-      `Run did not finish within ${Math.round(timeoutMs / 1000)} s; it goes on: poll /v1/runs/${runId}`,
-      { extra: { runId } },
-    );
-  }
-  return outcome;
 }

@@ -10,6 +10,15 @@ import {
 import { streamRun } from './stream-run.ts';
 import { executeSyncRun, type SyncRunResult } from './sync-run.ts';
 
+/** Aborts when the client closes the connection before the answer is sent: the run is then canceled. */
+function clientGoneSignal(res: Response): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}
+
 /** The seed's 200 body; `X-Cache: HIT|MISS` when the version caches identical requests. */
 function sendSyncRunResult(res: Response, result: SyncRunResult, started: number): void {
   if (result.cache) res.setHeader('X-Cache', result.cache);
@@ -57,7 +66,7 @@ export function syncRunRoutes(deps: RunDeps): RouteDef[] {
           await streamRun(deps, auth, runReq, res);
           return;
         }
-        sendSyncRunResult(res, await executeSyncRun(deps, auth, runReq), started);
+        sendSyncRunResult(res, await executeSyncRun(deps, auth, runReq, clientGoneSignal(res)), started);
       },
     }),
     defineRoute({
@@ -72,11 +81,12 @@ export function syncRunRoutes(deps: RunDeps): RouteDef[] {
       responses: SYNC_RUN_RESPONSES,
       handler: async ({ res, params, body, auth }) => {
         const started = performance.now();
-        const result = await executeSyncRun(deps, auth, {
-          prompt: params.promptId,
-          variables: body.variables,
-          label: 'production',
-        });
+        const result = await executeSyncRun(
+          deps,
+          auth,
+          { prompt: params.promptId, variables: body.variables, label: 'production' },
+          clientGoneSignal(res),
+        );
         sendSyncRunResult(res, result, started);
       },
     }),

@@ -149,12 +149,18 @@ export function createModelCallActivity(deps: ModelCallDeps) {
     const ctx = Context.current();
     if (req.mode === 'stream') return streamModelCall(deps, req, ctx);
     const provider = deps.providers.forModel(req.model);
+    // a sync run whose client went away is stopped at once too, as a stream is (the api's cancel NOTIFY)
+    const cancellations = streamCancellationsFor(deps.sql);
+    await cancellations.ready().catch((err: unknown) => {
+      ctx.log.warn('run cancellations not listened to', { error: String(err) });
+    });
     const attempt = await openAttempt(deps, req, ctx.info.attempt, provider.name);
     if (attempt.completed) return recordedCallResult(req, provider.name, attempt.completed);
     const { started } = attempt;
+    const fastCancel = cancellations.watch(req.runId);
     try {
       const completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
-        signal: ctx.cancellationSignal,
+        signal: AbortSignal.any([ctx.cancellationSignal, fastCancel.signal]),
       });
       const seconds = (performance.now() - started) / 1000;
       deps.metrics.observeProviderLatency(provider.name, req.model, seconds);
@@ -181,8 +187,19 @@ export function createModelCallActivity(deps: ModelCallDeps) {
       };
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err; // ours, already recorded
-      const failure = toProviderFailure(err, req.model);
       deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
+      if (ctx.cancellationSignal.aborted || fastCancel.signal.aborted) {
+        // canceled, not failed: no answer came, so nothing is billed; never retried
+        await attempt.finish('failed', usageWithCost(0, 0, undefined), 'RUN_CANCELED');
+        await waitForAbort(ctx.cancellationSignal, CANCEL_CONFIRM_TIMEOUT_MS);
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        throw ApplicationFailure.create({
+          type: 'RUN_CANCELED',
+          message: 'The client went away and the run could not be canceled',
+          nonRetryable: true,
+        });
+      }
+      const failure = toProviderFailure(err, req.model);
       const code = failure.type ?? 'PROVIDER_ERROR';
       await attempt.finish(
         'failed',
@@ -191,6 +208,8 @@ export function createModelCallActivity(deps: ModelCallDeps) {
         failureDetail(ctx, req, failure, err),
       );
       throw failure;
+    } finally {
+      fastCancel.release();
     }
   };
 }
