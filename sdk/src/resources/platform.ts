@@ -1,0 +1,197 @@
+// Chains, webhooks, usage, billing and alerts, per API.md.
+import type { RequestOptions, Transport } from '../http.ts';
+import type {
+  Alert,
+  AlertParams,
+  Page,
+  PageQuery,
+  RunStatus,
+  UsageQuery,
+  UsageRow,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookParams,
+  Workflow,
+  WorkflowParams,
+  WorkflowRun,
+} from '../types.ts';
+import { isoTime, newIdempotencyKey, pageQuery } from './shared.ts';
+
+const FINISHED: ReadonlySet<string> = new Set<RunStatus>(['succeeded', 'failed', 'canceled']);
+
+/** Chains (`/v1/workflows`): steps that feed each other's output. */
+export class Workflows {
+  /** @internal */
+  readonly t: Transport;
+  constructor(t: Transport) {
+    this.t = t;
+  }
+
+  async create(params: WorkflowParams, opts?: RequestOptions): Promise<Workflow> {
+    return (await this.t.json<{ data: Workflow }>('workflows.create', { ...opts, body: params })).body.data;
+  }
+
+  async list(query: PageQuery = {}, opts?: RequestOptions): Promise<Page<Workflow>> {
+    return (await this.t.json<Page<Workflow>>('workflows.list', { ...opts, query: pageQuery(query) })).body;
+  }
+
+  async get(id: string, opts?: RequestOptions): Promise<Workflow> {
+    return (await this.t.json<{ data: Workflow }>('workflows.get', { ...opts, params: { id } })).body.data;
+  }
+
+  async update(id: string, params: WorkflowParams, opts?: RequestOptions): Promise<Workflow> {
+    const r = await this.t.json<{ data: Workflow }>('workflows.update', {
+      ...opts,
+      params: { id },
+      body: params,
+    });
+    return r.body.data;
+  }
+
+  async delete(id: string, opts?: RequestOptions): Promise<void> {
+    await this.t.send('workflows.delete', { ...opts, params: { id } });
+  }
+
+  /**
+   * Starts a chain run (async). Like `runs.start`: one Idempotency-Key across retries, and `wait`
+   * (`Prefer: wait=N`, N ≤ 60) answers with the finished chain run when it ends in time.
+   */
+  async run(
+    id: string,
+    params: { input?: Record<string, unknown>; [field: string]: unknown } = {},
+    opts: RequestOptions & { idempotencyKey?: string; wait?: number } = {},
+  ): Promise<WorkflowRun> {
+    const wait = opts.wait === undefined ? undefined : Math.max(0, Math.min(60, Math.floor(opts.wait)));
+    const r = await this.t.json<{ data: WorkflowRun }>('workflows.run', {
+      ...opts,
+      params: { id },
+      body: params,
+      idempotencyKey: opts.idempotencyKey ?? newIdempotencyKey(),
+      headers: { ...opts.headers, ...(wait ? { prefer: `wait=${wait}` } : {}) },
+      timeoutMs: (opts.timeoutMs ?? 60_000) + (wait ?? 0) * 1000,
+    });
+    return r.body.data;
+  }
+
+  async getRun(runId: string, opts?: RequestOptions): Promise<WorkflowRun> {
+    return (await this.t.json<{ data: WorkflowRun }>('workflowRuns.get', { ...opts, params: { id: runId } }))
+      .body.data;
+  }
+
+  async cancelRun(runId: string, opts?: RequestOptions): Promise<WorkflowRun> {
+    const r = await this.t.json<{ data: WorkflowRun }>('workflowRuns.cancel', {
+      ...opts,
+      params: { id: runId },
+    });
+    return r.body.data;
+  }
+
+  /** Polls a chain run until it has finished. */
+  async waitRun(runId: string, opts: RequestOptions & { deadlineMs?: number } = {}): Promise<WorkflowRun> {
+    const deadline = Date.now() + (opts.deadlineMs ?? 600_000);
+    for (let delay = 250; ; delay = Math.min(2000, delay * 2)) {
+      const run = await this.getRun(runId, opts);
+      if (FINISHED.has(run.status) || Date.now() > deadline) return run;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** Webhook endpoints and their delivery log. Verify deliveries with `verifyWebhook`. */
+export class Webhooks {
+  /** @internal */
+  readonly t: Transport;
+  constructor(t: Transport) {
+    this.t = t;
+  }
+
+  /** The endpoint's signing secret (`whsec_…`) is in `secret`, once. */
+  async create(params: WebhookParams, opts?: RequestOptions): Promise<WebhookEndpoint> {
+    return (await this.t.json<{ data: WebhookEndpoint }>('webhooks.create', { ...opts, body: params })).body
+      .data;
+  }
+
+  async list(query: PageQuery = {}, opts?: RequestOptions): Promise<Page<WebhookEndpoint>> {
+    return (await this.t.json<Page<WebhookEndpoint>>('webhooks.list', { ...opts, query: pageQuery(query) }))
+      .body;
+  }
+
+  async get(id: string, opts?: RequestOptions): Promise<WebhookEndpoint> {
+    return (await this.t.json<{ data: WebhookEndpoint }>('webhooks.get', { ...opts, params: { id } })).body
+      .data;
+  }
+
+  async update(id: string, params: Partial<WebhookParams>, opts?: RequestOptions): Promise<WebhookEndpoint> {
+    const r = await this.t.json<{ data: WebhookEndpoint }>('webhooks.update', {
+      ...opts,
+      params: { id },
+      body: params,
+    });
+    return r.body.data;
+  }
+
+  async delete(id: string, opts?: RequestOptions): Promise<void> {
+    await this.t.send('webhooks.delete', { ...opts, params: { id } });
+  }
+
+  async rotateSecret(id: string, opts?: RequestOptions): Promise<WebhookEndpoint> {
+    const r = await this.t.json<{ data: WebhookEndpoint }>('webhooks.rotateSecret', {
+      ...opts,
+      params: { id },
+    });
+    return r.body.data;
+  }
+
+  /** Sends a `webhook.test` event to the endpoint. */
+  async test(id: string, opts?: RequestOptions): Promise<Record<string, unknown>> {
+    const r = await this.t.json<{ data: Record<string, unknown> }>('webhooks.test', {
+      ...opts,
+      params: { id },
+    });
+    return r.body?.data ?? {};
+  }
+
+  async deliveries(id: string, query: PageQuery = {}, opts?: RequestOptions): Promise<Page<WebhookDelivery>> {
+    const r = await this.t.json<Page<WebhookDelivery>>('webhooks.deliveries', {
+      ...opts,
+      params: { id },
+      query: pageQuery(query),
+    });
+    return r.body;
+  }
+
+  async retryDelivery(msgId: string, opts?: RequestOptions): Promise<Record<string, unknown>> {
+    const r = await this.t.json<{ data: Record<string, unknown> }>('webhooks.retryDelivery', {
+      ...opts,
+      params: { msgId },
+    });
+    return r.body?.data ?? {};
+  }
+}
+
+/** Alert rules: `usage_threshold`, `error_rate`, `cost_threshold`; firing emits `usage.alert`. */
+export class Alerts {
+  /** @internal */
+  readonly t: Transport;
+  constructor(t: Transport) {
+    this.t = t;
+  }
+
+  async create(params: AlertParams, opts?: RequestOptions): Promise<Alert> {
+    return (await this.t.json<{ data: Alert }>('alerts.create', { ...opts, body: params })).body.data;
+  }
+
+  async list(query: PageQuery = {}, opts?: RequestOptions): Promise<Page<Alert>> {
+    return (await this.t.json<Page<Alert>>('alerts.list', { ...opts, query: pageQuery(query) })).body;
+  }
+
+  async delete(id: string, opts?: RequestOptions): Promise<void> {
+    await this.t.send('alerts.delete', { ...opts, params: { id } });
+  }
+}
+
+export function usageQuery(q: UsageQuery) {
+  return { from: isoTime(q.from), to: isoTime(q.to), granularity: q.granularity, groupBy: q.groupBy };
+}
+
+export type { UsageRow };

@@ -1,0 +1,406 @@
+// The API's resources as the SDK returns them. The shapes of prompts, versions, runs, keys, members
+// and /v1/me are held against the api's own zod schemas by test/sdk/types-drift.ts (a compile-time
+// check in `npm test`), so they cannot drift from what the api sends.
+
+export interface Page<T> {
+  data: T[];
+  meta: { page: number; per_page: number; total: number };
+}
+
+export interface PageQuery {
+  page?: number;
+  perPage?: number;
+}
+
+export type Scope =
+  | 'prompts:read'
+  | 'prompts:write'
+  | 'runs:execute'
+  | 'runs:read'
+  | 'workflows:write'
+  | 'webhooks:write'
+  | 'keys:write'
+  | 'analytics:read'
+  | 'admin';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ModelParams {
+  temperature?: number | undefined;
+  maxTokens?: number | undefined;
+  topP?: number | undefined;
+  stop?: string | string[] | undefined;
+  presencePenalty?: number | undefined;
+  frequencyPenalty?: number | undefined;
+  seed?: number | undefined;
+}
+
+export interface VariableSpec {
+  name: string;
+  required: boolean;
+  default?: string | undefined;
+  description?: string | undefined;
+}
+
+export interface Prompt {
+  id: string;
+  name: string;
+  description: string;
+  tags: string[];
+  latestVersion: number;
+  labels: Record<string, number>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CreatePromptParams {
+  name: string;
+  description?: string;
+  tags?: string[];
+}
+
+export interface UpdatePromptParams {
+  name?: string;
+  description?: string;
+  tags?: string[];
+}
+
+export interface PromptVersion {
+  id: string;
+  promptId: string;
+  version: number;
+  type: 'text' | 'chat';
+  template: string | null;
+  messages: ChatMessage[] | null;
+  model: string;
+  params: ModelParams;
+  fallbackModels: string[];
+  variables: VariableSpec[];
+  cacheTtlSeconds: number | null;
+  commitMessage: string | null;
+  labels: string[];
+  createdAt: string;
+}
+
+export interface CreateVersionParams {
+  /** a text prompt; or give `messages` */
+  template?: string;
+  messages?: ChatMessage[];
+  model: string;
+  params?: ModelParams;
+  fallbackModels?: string[];
+  variables?: Array<{ name: string; required?: boolean; default?: string; description?: string }>;
+  cacheTtlSeconds?: number | null;
+  commitMessage?: string | null;
+  /** labels to point at the new version, e.g. `['production']` */
+  labels?: string[];
+}
+
+export interface PromptLabel {
+  label: string;
+  version: number;
+  versionId: string;
+  updatedAt: string;
+}
+
+export interface RenderParams {
+  version?: number;
+  label?: string;
+  variables?: Record<string, unknown>;
+}
+
+export interface RenderedPrompt {
+  promptId: string;
+  version: number;
+  versionId: string;
+  model: string;
+  fallbackModels: string[];
+  params: ModelParams;
+  content?: string | undefined;
+  messages?: ChatMessage[] | undefined;
+}
+
+export interface Template {
+  id: string;
+  name: string;
+  description: string;
+  category: string;
+  messages: ChatMessage[];
+  variables: VariableSpec[];
+  suggestedModel: string;
+  params: ModelParams;
+  example: Record<string, unknown>;
+}
+
+export interface UseTemplateParams {
+  name: string;
+  model?: string;
+  description?: string;
+  tags?: string[];
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cost: number;
+}
+
+/** The answer of a sync run (`POST /api/v1/run`). */
+export interface SyncRunResult {
+  success: true;
+  output: string;
+  promptVersion: number;
+  durationMs: number;
+  model: string;
+  runId: string;
+  usage: Usage;
+}
+
+/** The `done` event of a streaming run. */
+export interface StreamResult {
+  runId: string;
+  output: string;
+  model: string;
+  promptVersion: number;
+  durationMs: number;
+  usage: Usage;
+}
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+
+export interface Run {
+  id: string;
+  status: RunStatus;
+  mode: 'sync' | 'stream' | 'async';
+  prompt: { id: string; name: string };
+  version: number;
+  model: string;
+  output: string | null;
+  error: { code: string; message: string } | null;
+  usage: Usage;
+  attempts: number;
+  cacheHit: boolean;
+  metadata: Record<string, unknown> | null;
+  variables: Record<string, unknown>;
+  webhookUrl: string | null;
+  timings: {
+    createdAt: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+    durationMs: number | null;
+  };
+  links: { self: string; cancel: string };
+}
+
+export interface StartRunParams {
+  /** prompt id (`pmt_…`) or name */
+  prompt: string;
+  version?: number;
+  label?: string;
+  variables?: Record<string, unknown>;
+  metadata?: Record<string, unknown> | null;
+  webhookUrl?: string | null;
+}
+
+export interface ListRunsQuery extends PageQuery {
+  status?: RunStatus;
+  prompt?: string;
+  from?: string | Date;
+  to?: string | Date;
+}
+
+export interface RateLimits {
+  perMinute?: number | undefined;
+  perHour?: number | undefined;
+  perDay?: number | undefined;
+}
+
+export type KeyStatus = 'active' | 'expired' | 'revoked' | 'rate_limited';
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  summary: string;
+  scopes: string[];
+  promptIds: string[] | null;
+  rateLimits: RateLimits;
+  allowedOrigins: string[] | null;
+  ownerId: string;
+  status: KeyStatus;
+  createdAt: string;
+  lastUsedAt: string | null;
+  usageCount: number;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  previousKeyExpiresAt: string | null;
+}
+
+/** A key as created or rotated: `key` is the only copy of its secret. */
+export interface CreatedApiKey extends ApiKey {
+  key: string;
+}
+
+export interface CreateKeyParams {
+  name: string;
+  scopes?: Scope[];
+  promptIds?: string[] | null;
+  /** `never`, `30d`, `90d` or an ISO-8601 date */
+  expiresIn?: string;
+  rateLimits?: RateLimits;
+  allowedOrigins?: string[] | null;
+  ownerId?: string;
+}
+
+export type UpdateKeyParams = Partial<Omit<CreateKeyParams, 'ownerId'>>;
+
+export interface Member {
+  id: string;
+  email: string;
+  name: string | null;
+  role: 'owner' | 'admin' | 'member';
+  status: 'active' | 'suspended';
+  suspendedAt: string | null;
+  createdAt: string;
+}
+
+export interface AddMemberParams {
+  email: string;
+  name?: string;
+  role?: 'admin' | 'member';
+}
+
+export interface Me {
+  auth: 'api_key' | 'oauth';
+  key: ApiKey;
+  organization: {
+    id: string;
+    name: string;
+    plan: 'free' | 'pro' | 'team' | 'enterprise';
+    billingStatus: 'active' | 'past_due' | 'disputed' | 'canceled';
+    metricsTag: string;
+  };
+  limits: {
+    plan: { requestsPerMinute: number; requestsPerDay: number };
+    key: RateLimits;
+    effective: {
+      requestsPerMinute: number | null;
+      requestsPerHour: number | null;
+      requestsPerDay: number | null;
+    };
+    tokenBudget: number | null;
+  };
+  usage: {
+    period: { start: string; end: string };
+    tokensUsed: number;
+    tokensRemaining: number | null;
+    windows: Array<{
+      scope: 'key' | 'org';
+      period: 'minute' | 'hour' | 'day';
+      limit: number;
+      used: number;
+      remaining: number;
+      resetAt: string;
+    }>;
+  };
+}
+
+// Chains, webhooks, usage and alerts (API.md). Fields beyond those API.md names pass through as is.
+
+export interface WorkflowStep {
+  id: string;
+  prompt: string;
+  version?: number;
+  label?: string;
+  variables?: Record<string, unknown>;
+  dependsOn?: string[];
+}
+
+export interface Workflow {
+  id: string;
+  name: string;
+  steps: WorkflowStep[];
+  [field: string]: unknown;
+}
+
+export interface WorkflowParams {
+  name: string;
+  description?: string;
+  steps: WorkflowStep[];
+  [field: string]: unknown;
+}
+
+export interface WorkflowRun {
+  id: string;
+  status: RunStatus;
+  [field: string]: unknown;
+}
+
+export type WebhookEventType =
+  | 'prompt.executed'
+  | 'prompt.failed'
+  | 'workflow.completed'
+  | 'workflow.failed'
+  | 'team.member_added'
+  | 'team.member_removed'
+  | 'usage.alert'
+  | 'webhook.test';
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  events: string[];
+  description?: string | null;
+  enabled: boolean;
+  /** only when created or its secret rotated */
+  secret?: string;
+  [field: string]: unknown;
+}
+
+export interface WebhookParams {
+  url: string;
+  events: string[];
+  description?: string;
+  enabled?: boolean;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  [field: string]: unknown;
+}
+
+/** The payload of a webhook delivery. */
+export interface WebhookEvent<D = Record<string, unknown>> {
+  id: string;
+  event: WebhookEventType | string;
+  created_at: string;
+  api_version: string;
+  data: D;
+}
+
+export interface UsageQuery {
+  from?: string | Date;
+  to?: string | Date;
+  granularity?: 'hour' | 'day';
+  groupBy?: 'key' | 'prompt' | 'model';
+}
+
+export interface UsageRow {
+  requests: number;
+  errors: number;
+  [field: string]: unknown;
+}
+
+export interface Alert {
+  id: string;
+  type: 'usage_threshold' | 'error_rate' | 'cost_threshold';
+  [field: string]: unknown;
+}
+
+export interface AlertParams {
+  type: 'usage_threshold' | 'error_rate' | 'cost_threshold';
+  [field: string]: unknown;
+}
