@@ -54,12 +54,12 @@ export function lineDiff(a: string, b: string, context = 2): string[] {
       ops.push({ kind: ' ', line: x[i]! });
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      ops.push({ kind: '+', line: y[j]! });
-      j++;
-    } else {
+    } else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
       ops.push({ kind: '-', line: x[i]! });
       i++;
+    } else {
+      ops.push({ kind: '+', line: y[j]! });
+      j++;
     }
   }
   const keep = ops.map((_op, k) =>
@@ -69,7 +69,7 @@ export function lineDiff(a: string, b: string, context = 2): string[] {
   let skipped = false;
   ops.forEach((op, k) => {
     if (keep[k]) {
-      if (skipped && out.length > 0) out.push('…');
+      if (skipped) out.push('…');
       skipped = false;
       out.push(`${op.kind}${op.line}`);
     } else skipped = true;

@@ -56,7 +56,7 @@ function hexToBytes(hex: string): Uint8Array<ArrayBuffer> | undefined {
   return out;
 }
 
-function hmacKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+function hmacKey(raw: Uint8Array<ArrayBuffer>) {
   return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
 }
 
