@@ -28,7 +28,12 @@ describe('SDK: sync and streaming runs', () => {
   it('run() answers with the output and usage; executeAgent runs by prompt id', async () => {
     const name = await createPrompt(org.key, { template: 'Say {{word}}' });
     const result = await pm.run(name, { word: 'hello' });
-    expect(result).toMatchObject({ success: true, output: 'Echo: Say hello', model: 'mock-1', promptVersion: 1 });
+    expect(result).toMatchObject({
+      success: true,
+      output: 'Echo: Say hello',
+      model: 'mock-1',
+      promptVersion: 1,
+    });
     expect(result.usage.totalTokens).toBeGreaterThan(0);
     const { id } = await pm.prompts.get(name);
     expect((await pm.executeAgent(id, { word: 'x' })).output).toBe('Echo: Say x');
@@ -49,7 +54,10 @@ describe('SDK: sync and streaming runs', () => {
   it('a stream that breaks mid-way throws RunStreamError after the deltas it delivered', async () => {
     const marker = unique('sdk-break');
     const name = await createPrompt(org.key, { template: `${marker} a b c d e f g` });
-    const rule = await mock.addRule({ match: { contains: marker }, action: { type: 'break-stream', afterChunks: 3 } });
+    const rule = await mock.addRule({
+      match: { contains: marker },
+      action: { type: 'break-stream', afterChunks: 3 },
+    });
     try {
       const stream = await pm.stream(name);
       const deltas: string[] = [];
@@ -74,13 +82,25 @@ describe('SDK: async runs', () => {
     const rule = await mock.addRule({ match: { contains: marker }, action: { type: 'delay', ms: 1500 } });
     try {
       const started = await pm.runs.start({ prompt: name, variables: { x: 'y' }, metadata: { order: 1 } });
-      expect(started).toMatchObject({ id: expect.stringMatching(/^run_/), status: 'queued', run: null, replayed: false });
+      expect(started).toMatchObject({
+        id: expect.stringMatching(/^run_/),
+        status: 'queued',
+        run: null,
+        replayed: false,
+      });
       expect((await pm.runs.get(started.id)).status).toMatch(/queued|running/);
       const done = await pm.runs.wait(started);
-      expect(done).toMatchObject({ id: started.id, status: 'succeeded', output: `Echo: ${marker} y`, metadata: { order: 1 } });
+      expect(done).toMatchObject({
+        id: started.id,
+        status: 'succeeded',
+        output: `Echo: ${marker} y`,
+        metadata: { order: 1 },
+      });
       // the long-poll replays the start: still one run
-      const [{ n }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE org_id = ${org.orgId} AND prompt_id = (SELECT id FROM prompts WHERE org_id = ${org.orgId} AND name = ${name})`;
-      expect(n).toBe(1);
+      const [row] = await sql<
+        { n: number }[]
+      >`SELECT count(*)::int AS n FROM runs WHERE org_id = ${org.orgId} AND prompt_id = (SELECT id FROM prompts WHERE org_id = ${org.orgId} AND name = ${name})`;
+      expect(row?.n).toBe(1);
       expect((await pm.runs.list({ prompt: name })).data.map((r) => r.id)).toEqual([started.id]);
       expect((await pm.runs.wait(started.id)).status).toBe('succeeded');
     } finally {
@@ -90,7 +110,10 @@ describe('SDK: async runs', () => {
 
   it('createAndWait answers within the Prefer: wait window; cancel ends a running run', async () => {
     const name = await createPrompt(org.key, { template: 'quick' });
-    expect(await pm.runs.createAndWait({ prompt: name })).toMatchObject({ status: 'succeeded', output: 'Echo: quick' });
+    expect(await pm.runs.createAndWait({ prompt: name })).toMatchObject({
+      status: 'succeeded',
+      output: 'Echo: quick',
+    });
 
     const marker = unique('hang');
     const slow = await createPrompt(org.key, { template: `${marker}` });
@@ -155,7 +178,11 @@ describe('SDK: retries, timeouts, abort, key fallback', () => {
     } finally {
       await mock.removeRule(rule);
     }
-    const again = await mock.addRule({ match: { contains: marker }, times: 3, action: { type: 'fail', status: 429 } });
+    const again = await mock.addRule({
+      match: { contains: marker },
+      times: 3,
+      action: { type: 'fail', status: 429 },
+    });
     try {
       const err = await pm.run(name, {}, { maxRetries: 0 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InternalServerError);
@@ -171,7 +198,9 @@ describe('SDK: retries, timeouts, abort, key fallback', () => {
     const rule = await mock.addRule({ match: { contains: marker }, action: { type: 'delay', ms: 5000 } });
     try {
       const t0 = Date.now();
-      await expect(pm.run(name, {}, { timeoutMs: 300, maxRetries: 1 })).rejects.toBeInstanceOf(APITimeoutError);
+      await expect(pm.run(name, {}, { timeoutMs: 300, maxRetries: 1 })).rejects.toBeInstanceOf(
+        APITimeoutError,
+      );
       expect(Date.now() - t0).toBeLessThan(3000);
       const ac = new AbortController();
       setTimeout(() => ac.abort(), 200);

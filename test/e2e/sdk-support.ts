@@ -26,7 +26,9 @@ export async function isServed(method: string, path: string): Promise<boolean> {
  * api does not serve them yet, or undefined when it serves all of them. Checked at run time, so the
  * tests run as soon as the routes are merged.
  */
-export async function missingRoutes(...ops: Array<[method: string, path: string]>): Promise<string | undefined> {
+export async function missingRoutes(
+  ...ops: Array<[method: string, path: string]>
+): Promise<string | undefined> {
   const missing = [];
   for (const [m, p] of ops) if (!(await isServed(m, p))) missing.push(`${m} ${p}`);
   return missing.length ? `the api does not serve ${missing.join(', ')} yet` : undefined;

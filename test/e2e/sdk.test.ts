@@ -23,7 +23,12 @@ describe('SDK: prompts, versions, labels, render', () => {
   it('creates, reads, lists, updates and deletes a prompt with versions and labels', async () => {
     const name = unique('sdk-prompt');
     const prompt = await pm.prompts.create({ name, description: 'd', tags: ['sdk'] });
-    expect(prompt).toMatchObject({ id: expect.stringMatching(/^pmt_/), name, latestVersion: 0, tags: ['sdk'] });
+    expect(prompt).toMatchObject({
+      id: expect.stringMatching(/^pmt_/),
+      name,
+      latestVersion: 0,
+      tags: ['sdk'],
+    });
 
     const v1 = await pm.prompts.versions.create(name, {
       messages: [
@@ -34,7 +39,12 @@ describe('SDK: prompts, versions, labels, render', () => {
       params: { temperature: 0.2 },
       labels: ['production'],
     });
-    expect(v1).toMatchObject({ version: 1, type: 'chat', labels: ['production'], params: { temperature: 0.2 } });
+    expect(v1).toMatchObject({
+      version: 1,
+      type: 'chat',
+      labels: ['production'],
+      params: { temperature: 0.2 },
+    });
     expect(v1.variables.map((v) => v.name).sort()).toEqual(['ticket', 'who']);
     const v2 = await pm.prompts.versions.create(prompt.id, { template: 'Hi {{ticket}}', model: 'mock-1' });
     expect(v2.version).toBe(2);
@@ -84,14 +94,23 @@ describe('SDK: prompts, versions, labels, render', () => {
       .create(name, { template: 'x', model: 'mock-1', params: { temperature: 9 } })
       .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(BadRequestError);
-    expect(bad).toMatchObject({ code: 'VALIDATION_ERROR', details: [expect.objectContaining({ field: 'params.temperature' })] });
-    const tpl = await pm.prompts.versions.create(name, { template: '{{#if x}}', model: 'mock-1' }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [expect.objectContaining({ field: 'params.temperature' })],
+    });
+    const tpl = await pm.prompts.versions
+      .create(name, { template: '{{#if x}}', model: 'mock-1' })
+      .catch((e: unknown) => e);
     expect(tpl).toMatchObject({ status: 400, code: 'INVALID_TEMPLATE' });
 
     const anonymous = sdk('pm_live_' + '0'.repeat(64), { maxRetries: 0 });
     const denied = await anonymous.me().catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(AuthenticationError);
-    expect(denied).toMatchObject({ status: 401, code: 'UNAUTHORIZED', message: 'UNAUTHORIZED: Invalid API key' });
+    expect(denied).toMatchObject({
+      status: 401,
+      code: 'UNAUTHORIZED',
+      message: 'UNAUTHORIZED: Invalid API key',
+    });
   });
 });
 
