@@ -123,11 +123,13 @@ export interface RenderedPrompt {
   messages?: ChatMessage[] | undefined;
 }
 
+export type TemplateCategory = 'writing' | 'language' | 'analysis' | 'extraction' | 'support' | 'engineering';
+
 export interface Template {
   id: string;
   name: string;
   description: string;
-  category: string;
+  category: TemplateCategory;
   messages: ChatMessage[];
   variables: VariableSpec[];
   suggestedModel: string;

@@ -10,6 +10,7 @@ import type {
   RenderedPrompt,
   RenderParams,
   Template,
+  TemplateCategory,
   UpdatePromptParams,
   UseTemplateParams,
 } from '../types.ts';
@@ -155,7 +156,10 @@ export class Templates {
     this.t = t;
   }
 
-  async list(query: PageQuery & { category?: string } = {}, opts?: RequestOptions): Promise<Page<Template>> {
+  async list(
+    query: PageQuery & { category?: TemplateCategory } = {},
+    opts?: RequestOptions,
+  ): Promise<Page<Template>> {
     const r = await this.t.json<Page<Template>>('templates.list', {
       ...opts,
       query: { ...pageQuery(query), category: query.category },
