@@ -1,7 +1,7 @@
-// The API's resources as the SDK returns them (one file over ~350 lines on purpose: it is one list of
-// declarations, read top to bottom; split, each resource's types would sit apart from the others they share). The shapes of prompts, versions, runs, keys, members
-// and /v1/me are held against the api's own zod schemas by test/sdk/types-drift.ts (a compile-time
-// check in `npm test`), so they cannot drift from what the api sends.
+// The API's resources as the SDK returns them. One file over ~350 lines on purpose: it is one list of
+// declarations read top to bottom, and split, each resource's types would sit apart from the ones they
+// share. The shapes of prompts, versions, runs, keys, members and /v1/me are held against the api's own
+// zod schemas by test/sdk/types-drift.ts (a compile-time check in `npm test`), so they cannot drift.
 
 export interface Page<T> {
   data: T[];
