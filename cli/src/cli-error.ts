@@ -10,7 +10,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
 
 /** One line for any error, and the exit code that goes with it. */
 export function describeError(err: unknown): { line: string; code: number } {

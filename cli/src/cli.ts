@@ -148,7 +148,7 @@ tokens, cost and time go to standard error. --stream prints the text as the mode
       stream: { type: 'boolean' },
     },
     positionals: [1, 1],
-    run: async ({ values, positionals, io }) => {
+    run: async ({ values, positionals, io, signal }) => {
       const variables = parseVariables(list(values.var), str(values.vars));
       if (values.version !== undefined && values.label !== undefined)
         throw new UsageError('Give --version or --label, not both');
@@ -159,6 +159,7 @@ tokens, cost and time go to standard error. --stream prints the text as the mode
         json: Boolean(values.json),
         version: int(values.version, 'version'),
         label: str(values.label),
+        signal,
       });
     },
   },
@@ -341,8 +342,9 @@ export async function main(
     if (positionals.length < min) throw new UsageError(`Missing argument: ${command.usage}`);
     if (positionals.length > max) throw new UsageError(`Unexpected argument '${positionals[max]}'`);
     await command.run({ values, positionals, io, signal });
-    return EXIT.ok;
+    return signal.aborted ? EXIT.interrupted : EXIT.ok;
   } catch (err) {
+    if (signal.aborted) return EXIT.interrupted;
     const { line, code } = describeError(err);
     io.stderr.write(`promptmill: ${line}\n`);
     return code;

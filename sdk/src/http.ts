@@ -59,7 +59,7 @@ export interface RawResponse {
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /** 401 messages after which the next key in the fallback list is tried. */
-const DEAD_KEY = /revoked|expired|Invalid API key$|owner is suspended/;
+const DEAD_KEY = /revoked|expired|Invalid API key|owner is suspended/;
 
 interface KeySlot {
   key: string;

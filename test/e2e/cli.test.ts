@@ -132,7 +132,7 @@ describe('promptmill run', () => {
       expect(b.code).toBe(1);
       expect(b.stdout.length).toBeGreaterThan(0);
       expect(b.stderr).toMatch(
-        /^promptmill: PROVIDER_ERROR: The stream from model 'mock-1' broke after 2 chunks.*\(run run_\w+\)\n$/,
+        /^promptmill: PROVIDER_ERROR: The stream from model 'mock-1' broke after 2 chunks.*\(run run_[\w-]+\)\n$/,
       );
     } finally {
       await mock.removeRule(rule);

@@ -8,6 +8,7 @@ import {
   fileNameFor,
   fromServer,
   PROMPT_FILE_SUFFIX,
+  type PromptFile,
   parsePromptFile,
   readPromptDir,
   serializePromptFile,
@@ -74,6 +75,7 @@ export async function pullPrompts(
 interface Plan {
   name: string;
   path: string;
+  file: PromptFile;
   /** new: no such prompt; changed: a new version; labels: only labels to move; unchanged */
   action: 'new' | 'changed' | 'labels' | 'unchanged';
   prompt?: Prompt;
@@ -96,7 +98,15 @@ async function plan(pm: Promptmill, dir: string): Promise<Plan[]> {
     }
     const ours = serializePromptFile(file);
     if (!prompt) {
-      plans.push({ name, path, action: 'new', promptFields: {}, labelsToMove: [], diff: lineDiff('', ours) });
+      plans.push({
+        name,
+        path,
+        file,
+        action: 'new',
+        promptFields: {},
+        labelsToMove: [],
+        diff: lineDiff('', ours),
+      });
       continue;
     }
     const latest = await latestVersion(pm, prompt);
@@ -115,6 +125,7 @@ async function plan(pm: Promptmill, dir: string): Promise<Plan[]> {
     plans.push({
       name,
       path,
+      file,
       action,
       prompt,
       ...(latest ? { latest } : {}),
@@ -165,7 +176,7 @@ export async function pushPrompts(
   const plans = await plan(pm, opts.dir);
   const results: Array<{ name: string; action: string; version: number | null }> = [];
   for (const p of plans) {
-    const { file } = (await readPromptDir(opts.dir)).get(p.name)!;
+    const { file } = p;
     let version = p.latest?.version ?? null;
     if (p.action === 'new') {
       await pm.prompts.create({ name: p.name, description: file.description, tags: file.tags });

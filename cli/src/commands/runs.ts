@@ -40,9 +40,11 @@ export async function runPrompt(
     json: boolean;
     version?: number | undefined;
     label?: string | undefined;
+    signal?: AbortSignal | undefined;
   },
 ) {
   const runOpts = {
+    ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.version !== undefined ? { version: opts.version } : {}),
     ...(opts.label !== undefined ? { label: opts.label } : {}),
   };

@@ -34,7 +34,12 @@ export interface StartedRun {
   run: Run | null;
   /** what was sent, so `wait` can replay it */
   readonly params: StartRunParams;
+  /** when it was sent (ms epoch): the api keeps an Idempotency-Key for 24 h */
+  readonly sentAt: number;
 }
+
+/** Replaying a start is safe while the api still maps its key to the run (24 h); keep a margin. */
+const REPLAY_WINDOW_MS = 23 * 3_600_000;
 
 const FINISHED: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'canceled']);
 const MAX_WAIT_SECONDS = 60;
@@ -85,6 +90,7 @@ export class Runs {
       replayed: response.headers.get('idempotent-replayed') === 'true',
       run: response.status === 200 ? (data as Run) : null,
       params,
+      sentAt: Date.now(),
     };
   }
 
@@ -114,8 +120,8 @@ export class Runs {
   /**
    * Resolves with the run once it has finished. Given what `start` returned, it long-polls: the
    * start is sent again with its Idempotency-Key and `Prefer: wait=60`, which the api answers as soon
-   * as the run ends (no new run: the key maps to the same one). Given only an id, it polls
-   * `GET /v1/runs/:id` with backoff (250 ms up to 2 s).
+   * as the run ends (no new run: the key maps to the same one for 24 h; past 23 h it polls instead).
+   * Given only an id, it polls `GET /v1/runs/:id` with backoff (250 ms up to 2 s).
    */
   async wait(run: StartedRun | string, opts: WaitOptions = {}): Promise<Run> {
     const deadline = Date.now() + (opts.deadlineMs ?? 600_000);
@@ -126,8 +132,8 @@ export class Runs {
       const left = Math.ceil((deadline - Date.now()) / 1000);
       if (left <= 0)
         throw new PromptmillError(`Run ${typeof run === 'string' ? run : run.id} did not finish in time`);
-      if (typeof run === 'string') {
-        const current = await this.get(run, opts);
+      if (typeof run === 'string' || Date.now() - run.sentAt > REPLAY_WINDOW_MS) {
+        const current = await this.get(typeof run === 'string' ? run : run.id, opts);
         if (FINISHED.has(current.status)) return current;
         await new Promise((r) => setTimeout(r, Math.min(delay, left * 1000)));
         delay = Math.min(2000, delay * 2);
@@ -137,6 +143,8 @@ export class Runs {
           idempotencyKey: run.idempotencyKey,
           wait: Math.min(MAX_WAIT_SECONDS, left),
         });
+        if (again.id !== run.id)
+          throw new PromptmillError(`Idempotency-Key ${run.idempotencyKey} no longer maps to run ${run.id}`);
         if (again.run && FINISHED.has(again.run.status)) return again.run;
       }
     }
