@@ -167,3 +167,54 @@ describe('SDK: templates, me, keys, members', () => {
     await expect(pm.members.get(member.id)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe('SDK: as a browser calls it (Origin, a key restricted to allowed origins)', () => {
+  it('works from an allowed origin, which can read the headers the SDK needs; another origin gets 403', async () => {
+    const browserKey = await pm.keys.create({
+      name: 'web app',
+      scopes: ['runs:execute', 'prompts:read'],
+      allowedOrigins: ['https://app.example.com'],
+    });
+    const name = unique('web');
+    await pm.prompts.create({ name });
+    await pm.prompts.versions.create(name, {
+      template: 'Hi {{who}}',
+      model: 'mock-1',
+      labels: ['production'],
+    });
+
+    const seen: Headers[] = [];
+    const fromPage = sdk(browserKey.key, {
+      defaultHeaders: { origin: 'https://app.example.com' },
+      fetch: async (url, init) => {
+        const res = await fetch(url, init);
+        seen.push(res.headers);
+        return res;
+      },
+    });
+    expect((await fromPage.run(name, { who: 'web' })).output).toBe('Echo: Hi web');
+    const stream = await fromPage.stream(name, { who: 'stream' });
+    expect((await stream.final()).output).toBe('Echo: Hi stream');
+    for (const h of seen) {
+      expect(h.get('access-control-allow-origin')).toBe('https://app.example.com');
+      const exposed = (h.get('access-control-expose-headers') ?? '').toLowerCase();
+      for (const name of [
+        'x-request-id',
+        'retry-after',
+        'x-ratelimit-reset',
+        'x-run-id',
+        'idempotent-replayed',
+      ]) {
+        expect(exposed).toContain(name);
+      }
+    }
+
+    const elsewhere = sdk(browserKey.key, {
+      defaultHeaders: { origin: 'https://evil.example.com' },
+      maxRetries: 0,
+    });
+    const refused = await elsewhere.run(name, { who: 'x' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PermissionDeniedError);
+    expect(refused).toMatchObject({ status: 403, code: 'ORIGIN_NOT_ALLOWED' });
+  });
+});
