@@ -92,6 +92,26 @@ describe('promptmill prompts pull / diff / push', () => {
     expect((await sdk(org.key).run('brand-new', { thing: 'x' })).output).toBe('Echo: New x');
   });
 
+  it('hostile prompt names stay inside the folder and round-trip without new versions', async () => {
+    const dir = join(work, 'hostile');
+    const names = [`../../escape-${unique('x')}`, `ünï côdé/${unique('y')}`, `.hidden-${unique('z')}`];
+    for (const name of names) {
+      await sdk(org.key).prompts.create({ name });
+      await sdk(org.key).prompts.versions.create(name, {
+        template: '---\n::: user\nnot front matter, not a role line {{v}}\n',
+        model: 'mock-1',
+      });
+    }
+    const pulled = await cli(['prompts', 'pull', '--dir', dir, ...names], { env });
+    expect(pulled.code).toBe(0);
+    const files = await readdir(dir);
+    expect(files).toHaveLength(3);
+    for (const f of files) expect(f).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]*\.prompt\.md$/);
+    const again = await cli(['prompts', 'push', '--dir', dir], { env });
+    expect(again.stderr).toContain('0 new versions');
+    for (const name of names) expect(await versionCount(name)).toBe(1);
+  });
+
   it('a broken prompt file is a one-line error naming the file, and nothing is pushed', async () => {
     const dir = join(work, 'broken');
     await cli(['prompts', 'pull', '--dir', dir, 'no-such-prompt'], { env }).then((r) => {
