@@ -1,0 +1,317 @@
+/**
+ * One provider call, with or without Temporal: make the call (plain or streaming), record its
+ * attempt row, classify its failure. The worker's model-call activity wraps it (Temporal context,
+ * cancellation, ApplicationFailure); the api's direct mode calls it in its own retry loop
+ * (@promptmill/workers/provider-call). Nothing here imports Temporal.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type AttemptEnd,
+  type AttemptStart,
+  finishAttempt,
+  type Queryable,
+  startAttempt,
+} from '@promptmill/infra/db';
+import {
+  estimatePromptTokens,
+  type ModelCallRequest,
+  type ModelCallResult,
+  type TokenUsage,
+} from '@promptmill/workflows';
+import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import type { CompletionUsage } from 'openai/resources/completions';
+import type { RunMetrics } from '../metrics.ts';
+import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
+import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { oversizeOutputFailure } from './output-size.ts';
+import { classifyProviderError, type ProviderFailure, providerErrorDetail } from './provider-failure.ts';
+
+export interface ProviderCallDeps {
+  providers: ProviderRegistry;
+  priceOf: (model: string) => ModelPrice | undefined;
+  metrics: Pick<RunMetrics, 'observeProviderLatency'>;
+  /** A streaming call that receives nothing for this long is aborted (default 60 s). */
+  streamIdleTimeoutMs?: number | undefined;
+}
+
+/** Where a call's usage row goes: opened before the call, closed after it. */
+export interface AttemptLog {
+  open(start: AttemptStart): Promise<void>;
+  finish(end: AttemptEnd): Promise<void>;
+}
+
+/** The attempt rows written as they happen (startAttempt / finishAttempt). */
+export function sqlAttemptLog(sql: Queryable): AttemptLog {
+  return {
+    open: (start) => startAttempt(sql, start),
+    finish: (end) => finishAttempt(sql, end),
+  };
+}
+
+/** Where a streaming call's deltas go: the run-stream publisher (worker) or the SSE response (api). */
+export interface DeltaSink {
+  /** Takes a delta; returns at once (never blocks reading the provider stream). */
+  push(delta: string): void;
+  /** Resolves once everything pushed so far is out. */
+  flush(): Promise<void>;
+  /** Flushes, then marks the end of the text. */
+  end(): Promise<void>;
+}
+
+export interface ProviderCall {
+  req: ModelCallRequest;
+  /** the call's number on its model (1-based): with the model index, numbers its usage row */
+  attempt: number;
+  /** aborting it stops the provider request at once (the run is being canceled) */
+  signal: AbortSignal;
+  log: AttemptLog;
+  /** streaming calls (`req.mode === 'stream'`): where each delta goes */
+  sink?: DeltaSink | undefined;
+}
+
+export type ProviderCallOutcome =
+  | { ok: true; result: ModelCallResult }
+  /** `canceled`: the call stopped because `signal` aborted */
+  | { ok: false; failure: ProviderFailure; canceled: boolean };
+
+/**
+ * Attempts are ordered per model: model index × 1000 + attempt number. A call a new worker makes
+ * again after a crash has the same number (its row has its own attempt id).
+ */
+export function attemptSeq(modelIndex: number, attempt: number): number {
+  return modelIndex * 1000 + attempt;
+}
+
+export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCreateParamsNonStreaming {
+  const p = req.params;
+  return {
+    model: req.model,
+    messages: req.messages,
+    ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
+    ...(p.maxTokens !== undefined ? { max_tokens: p.maxTokens } : {}),
+    ...(p.topP !== undefined ? { top_p: p.topP } : {}),
+    ...(p.stop !== undefined ? { stop: p.stop } : {}),
+    ...(p.presencePenalty !== undefined ? { presence_penalty: p.presencePenalty } : {}),
+    ...(p.frequencyPenalty !== undefined ? { frequency_penalty: p.frequencyPenalty } : {}),
+    ...(p.seed !== undefined ? { seed: p.seed } : {}),
+  };
+}
+
+/**
+ * One provider call's usage row (usage_events kind 'attempt'), opened before the call with its own
+ * attempt id — a call a crash makes a new process repeat is billed again, so it is another row — and
+ * the prompt estimated, which is what the row keeps if the process dies mid-call. The run's first
+ * call also marks the run running.
+ */
+export function attemptStartOf(
+  deps: Pick<ProviderCallDeps, 'priceOf'>,
+  req: ModelCallRequest,
+  attempt: number,
+  provider: string,
+): AttemptStart {
+  return {
+    runId: req.runId,
+    orgId: req.orgId,
+    keyId: req.keyId,
+    promptId: req.promptId,
+    promptVersion: req.promptVersion,
+    attemptId: randomUUID(),
+    seq: attemptSeq(req.modelIndex, attempt),
+    model: req.model,
+    provider,
+    estimate: usageWithCost(estimatePromptTokens(req.messages), 0, deps.priceOf(req.model)),
+    isFirst: req.modelIndex === 0 && attempt === 1,
+  };
+}
+
+interface OpenAttempt {
+  /** performance.now() when the provider call began */
+  readonly started: number;
+  /** Closes the call's usage row: what the provider reported, or what it must have billed. */
+  finish(
+    status: 'succeeded' | 'failed',
+    usage: TokenUsage,
+    errorCode: string | null,
+    errorDetail?: string,
+  ): Promise<void>;
+}
+
+async function openAttempt(
+  deps: ProviderCallDeps,
+  call: ProviderCall,
+  provider: string,
+): Promise<OpenAttempt> {
+  const start = attemptStartOf(deps, call.req, call.attempt, provider);
+  await call.log.open(start);
+  const started = performance.now();
+  return {
+    started,
+    finish: (status, usage, errorCode, errorDetail) =>
+      call.log.finish({
+        runId: start.runId,
+        attemptId: start.attemptId,
+        status,
+        errorCode,
+        errorDetail: errorDetail ?? null,
+        usage,
+        latencyMs: Math.round(performance.now() - started),
+      }),
+  };
+}
+
+const failed = (failure: ProviderFailure, canceled = false): ProviderCallOutcome => ({
+  ok: false,
+  failure,
+  canceled,
+});
+
+/** Makes one provider call (plain, or streaming when `req.mode` is 'stream') and records it. */
+export function callProvider(deps: ProviderCallDeps, call: ProviderCall): Promise<ProviderCallOutcome> {
+  return call.req.mode === 'stream' ? streamProviderCall(deps, call) : plainProviderCall(deps, call);
+}
+
+async function plainProviderCall(deps: ProviderCallDeps, call: ProviderCall): Promise<ProviderCallOutcome> {
+  const { req } = call;
+  const provider = deps.providers.forModel(req.model);
+  const attempt = await openAttempt(deps, call, provider.name);
+  const { started } = attempt;
+  let completion: Awaited<ReturnType<typeof provider.client.chat.completions.create>>;
+  try {
+    completion = await provider.client.chat.completions.create(buildCompletionParams(req), {
+      signal: call.signal,
+    });
+  } catch (err) {
+    deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
+    const failure = { ...classifyProviderError(err, req.model), detail: providerErrorDetail(err) };
+    await attempt.finish('failed', usageWithCost(0, 0, undefined), failure.code, failure.detail);
+    return failed(failure, call.signal.aborted);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  deps.metrics.observeProviderLatency(provider.name, req.model, seconds);
+  const usage = usageWithCost(
+    completion.usage?.prompt_tokens ?? 0,
+    completion.usage?.completion_tokens ?? 0,
+    // a provider may answer under another name (a snapshot, an alias): then the asked model's price
+    deps.priceOf(completion.model || req.model) ?? deps.priceOf(req.model),
+  );
+  const output = completion.choices[0]?.message?.content ?? '';
+  const oversize = oversizeOutputFailure(output, req.model);
+  await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
+  if (oversize) return failed(oversize);
+  return {
+    ok: true,
+    result: {
+      output,
+      model: req.model,
+      provider: provider.name,
+      usage,
+      latencyMs: Math.round(seconds * 1000),
+    },
+  };
+}
+
+/**
+ * The streaming call: each content delta goes to the sink as it arrives. Before the first delta a
+ * failure is an ordinary provider failure (retried, then the fallback models); after it nothing may
+ * be retried — the client has already seen part of an answer — so the failure is non-retryable
+ * STREAM_BROKEN. Broken and canceled streams record the tokens streamed so far (the provider's usage
+ * chunk never came): completion tokens = content chunks received, prompt tokens estimated.
+ */
+async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): Promise<ProviderCallOutcome> {
+  const { req } = call;
+  const sink = call.sink ?? NO_SINK;
+  const provider = deps.providers.forModel(req.model);
+  const price = deps.priceOf(req.model);
+  const attempt = await openAttempt(deps, call, provider.name);
+  const { started } = attempt;
+  const idle = new AbortController();
+  const idleMs = deps.streamIdleTimeoutMs ?? 60_000;
+  const idleTimer = setTimeout(() => idle.abort(), idleMs);
+  const signal = AbortSignal.any([call.signal, idle.signal]);
+  let output = '';
+  let contentChunks = 0;
+  let finishReason: string | null = null;
+  let reported: CompletionUsage | undefined;
+
+  const observeLatency = () =>
+    deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
+  const streamedSoFar = () =>
+    usageWithCost(contentChunks > 0 ? estimatePromptTokens(req.messages) : 0, contentChunks, price);
+
+  try {
+    const stream = await provider.client.chat.completions.create(
+      { ...buildCompletionParams(req), stream: true, stream_options: { include_usage: true } },
+      { signal },
+    );
+    for await (const chunk of stream) {
+      idleTimer.refresh();
+      const choice = chunk.choices[0];
+      const delta = choice?.delta?.content;
+      if (delta) {
+        output += delta;
+        contentChunks += 1;
+        sink.push(delta);
+      }
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (chunk.usage) reported = chunk.usage;
+    }
+    // a connection cut between events can end the iteration without an error
+    if (finishReason === null) throw new Error('the stream ended without a finish reason');
+  } catch (err) {
+    observeLatency();
+    if (call.signal.aborted) {
+      await sink.flush();
+      await attempt.finish('failed', streamedSoFar(), 'RUN_CANCELED');
+      return failed({ code: 'RUN_CANCELED', message: 'Run was canceled', nonRetryable: true }, true);
+    }
+    const idleFor = `no data for ${idleMs} ms`;
+    // what broke, for the log and the attempt record: the transport's error, or the idle timeout
+    const detail = providerErrorDetail(idle.signal.aborted ? new Error(`idle stream: ${idleFor}`) : err);
+    if (contentChunks > 0) {
+      await sink.end();
+      const broken: ProviderFailure = {
+        code: 'STREAM_BROKEN',
+        message: `The stream from model '${req.model}' broke after ${contentChunks} chunks`,
+        nonRetryable: true,
+        detail,
+      };
+      await attempt.finish('failed', streamedSoFar(), 'STREAM_BROKEN', detail);
+      return failed(broken);
+    }
+    const failure: ProviderFailure = idle.signal.aborted
+      ? {
+          code: 'PROVIDER_ERROR',
+          message: `Model '${req.model}' timed out (${idleFor})`,
+          nonRetryable: false,
+        }
+      : classifyProviderError(err, req.model);
+    await attempt.finish('failed', usageWithCost(0, 0, undefined), failure.code, detail);
+    return failed({ ...failure, detail });
+  } finally {
+    clearTimeout(idleTimer);
+  }
+  await sink.end();
+  observeLatency();
+  const usage = reported
+    ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
+    : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
+  const oversize = oversizeOutputFailure(output, req.model);
+  await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
+  if (oversize) return failed(oversize);
+  return {
+    ok: true,
+    result: {
+      output,
+      model: req.model,
+      provider: provider.name,
+      usage,
+      latencyMs: Math.round(performance.now() - started),
+    },
+  };
+}
+
+const NO_SINK: DeltaSink = {
+  push: () => {},
+  flush: async () => {},
+  end: async () => {},
+};
