@@ -11,7 +11,18 @@ const logger = createLogger('api', env.LOG_LEVEL);
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-api' });
 await runMigrations(sql);
 const temporal = await connectTemporal(env);
-const { app, close } = createApp({ env, sql, temporal, logger, metrics: createApiMetrics() });
+const metrics = createApiMetrics();
+// direct mode's provider code is loaded only when it is on
+const direct =
+  env.SYNC_RUN_MODE === 'direct'
+    ? await (await import('./runs/direct/index.ts')).createDirectMode({
+        env,
+        sql,
+        logger,
+        registry: metrics.registry,
+      })
+    : undefined;
+const { app, close } = createApp({ env, sql, temporal, logger, metrics, direct });
 
 const server: Server = await new Promise((resolve) => {
   const s = app.listen(env.PORT, env.HOST, () => resolve(s));
@@ -19,7 +30,7 @@ const server: Server = await new Promise((resolve) => {
 server.keepAliveTimeout = 65_000;
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : env.PORT;
-logger.info({ port, host: env.HOST }, 'api listening');
+logger.info({ port, host: env.HOST, syncRunMode: env.SYNC_RUN_MODE }, 'api listening');
 // one machine-readable line for the stack launcher
 console.log(JSON.stringify({ event: 'api.ready', port }));
 

@@ -22,6 +22,7 @@ import { publicErrorCode, type RunOutcome } from '@promptmill/workflows';
 import type { Response } from 'express';
 import type { AuthContext } from '../auth/auth-context.ts';
 import type { RunDeps } from './deps.ts';
+import { streamDirectRun } from './direct/direct-stream.ts';
 import { prepareRun, type RunRequest } from './prepare-run.ts';
 import { runHandle } from './run-workflow.ts';
 import { startRun } from './sync-run.ts';
@@ -55,6 +56,7 @@ export async function streamRun(
   req: RunRequest,
   res: Response,
 ): Promise<void> {
+  if (deps.direct) return streamDirectRun(deps, deps.direct, auth, req, res);
   const started = performance.now();
   const prepared = await prepareRun(deps, auth, req, 'stream');
   const { runId } = prepared;

@@ -2,6 +2,7 @@ import { publicErrorCode, type RunOutcome, type TokenUsage, ZERO_USAGE } from '@
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { RunDeps } from './deps.ts';
+import { runDirectSync } from './direct/direct-sync.ts';
 import {
   type CacheStatus,
   newRunRow,
@@ -38,11 +39,15 @@ export async function startRun(deps: RunDeps, prepared: PreparedRun, req: RunReq
   await startRunWorkflow(deps, prepared.input);
 }
 
-/** A sync run: from the cache when the version caches and an identical request is fresh, else the workflow. */
+/**
+ * A sync run: from the cache when the version caches and an identical request is fresh, else the
+ * workflow — or, in direct mode, this process (`signal`: the client went away, the run is canceled).
+ */
 export async function executeSyncRun(
   deps: RunDeps,
   auth: AuthContext,
   req: RunRequest,
+  signal: AbortSignal = new AbortController().signal,
 ): Promise<SyncRunResult> {
   const prepared = await prepareRun(deps, auth, req, 'sync');
   const { cacheKey } = prepared.input;
@@ -58,8 +63,13 @@ export async function executeSyncRun(
       cache: 'HIT',
     };
   }
-  await startRun(deps, prepared, req);
-  const outcome = await awaitRunOutcome(deps, prepared.runId, deps.syncTimeoutMs);
+  let outcome: RunOutcome;
+  if (deps.direct) {
+    outcome = await runDirectSync(deps.direct, prepared, req, deps.syncTimeoutMs, signal);
+  } else {
+    await startRun(deps, prepared, req);
+    outcome = await awaitRunOutcome(deps, prepared.runId, deps.syncTimeoutMs);
+  }
   if (outcome.status !== 'succeeded') throw outcomeError(outcome);
   return {
     runId: outcome.runId,

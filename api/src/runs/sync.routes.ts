@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { defineRoute, type RouteDef } from '../http/define-route.ts';
 import type { RunDeps } from './deps.ts';
+import { clientGoneSignal } from './direct/direct-sync.ts';
 import {
   agentExecuteBodySchema,
   agentParamsSchema,
@@ -57,7 +58,7 @@ export function syncRunRoutes(deps: RunDeps): RouteDef[] {
           await streamRun(deps, auth, runReq, res);
           return;
         }
-        sendSyncRunResult(res, await executeSyncRun(deps, auth, runReq), started);
+        sendSyncRunResult(res, await executeSyncRun(deps, auth, runReq, clientGoneSignal(res)), started);
       },
     }),
     defineRoute({
@@ -72,11 +73,12 @@ export function syncRunRoutes(deps: RunDeps): RouteDef[] {
       responses: SYNC_RUN_RESPONSES,
       handler: async ({ res, params, body, auth }) => {
         const started = performance.now();
-        const result = await executeSyncRun(deps, auth, {
-          prompt: params.promptId,
-          variables: body.variables,
-          label: 'production',
-        });
+        const result = await executeSyncRun(
+          deps,
+          auth,
+          { prompt: params.promptId, variables: body.variables, label: 'production' },
+          clientGoneSignal(res),
+        );
         sendSyncRunResult(res, result, started);
       },
     }),

@@ -1,6 +1,7 @@
 export * from './client.ts';
 export * from './migrate.ts';
 export * from './queries/budget.queries.ts';
+export * from './queries/direct-runs.queries.ts';
 export * from './queries/events.queries.ts';
 export * from './queries/keys.queries.ts';
 export * from './queries/members.queries.ts';

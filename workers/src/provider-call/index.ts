@@ -6,11 +6,6 @@
 export { knownModelLabel } from '../metric-labels.ts';
 export { createRunMetrics, type RunMetricFacts, type RunMetrics } from '../metrics.ts';
 export { createPriceTable, type ModelPrice, usageWithCost } from '../providers/pricing.ts';
-export {
-  type ProviderEnv,
-  providerEnvSchema,
-  withProviderSettings,
-} from '../providers/provider-env.ts';
 export { createProviderRegistry, type ProviderRegistry } from '../providers/provider-registry.ts';
 export {
   type AttemptLog,

@@ -60,6 +60,11 @@ describe('@promptmill/workers/provider-call', () => {
     expect(packages).toContain('openai');
   });
 
+  it('@promptmill/workers/provider-env (the api env reads it in either mode) loads neither Temporal nor the provider SDK', () => {
+    const { packages } = runtimeImports(resolve(import.meta.dirname, '../providers/provider-env.ts'));
+    expect([...packages].filter((p) => p.startsWith('@temporalio/') || p === 'openai')).toEqual([]);
+  });
+
   it('(the check sees Temporal where it is: the activities and the worker)', () => {
     const { packages } = runtimeImports(resolve(import.meta.dirname, '../index.ts'));
     expect(packages).toContain('@temporalio/activity');

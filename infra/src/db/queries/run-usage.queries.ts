@@ -100,7 +100,7 @@ export interface AttemptEnd {
 export const MAX_ERROR_DETAIL_CHARS = 2_000;
 
 /** Truncated, and without NUL (a text column cannot hold it): whatever else the provider sent stays. */
-const storableDetail = (detail: string) =>
+export const storableDetail = (detail: string) =>
   detail.slice(0, MAX_ERROR_DETAIL_CHARS).replaceAll('\u0000', '\uFFFD');
 
 /**
