@@ -224,10 +224,18 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
   const price = deps.priceOf(req.model);
   const attempt = await openAttempt(deps, call, provider.name);
   const { started } = attempt;
-  const idle = new AbortController();
   const idleMs = deps.streamIdleTimeoutMs ?? 60_000;
-  const idleTimer = setTimeout(() => idle.abort(), idleMs);
-  const signal = AbortSignal.any([call.signal, idle.signal]);
+  // the request stops when the call is canceled or the stream goes idle (forwarded by hand:
+  // AbortSignal.any is costly per call)
+  const stop = new AbortController();
+  let isIdle = false;
+  const idleTimer = setTimeout(() => {
+    isIdle = true;
+    stop.abort();
+  }, idleMs);
+  const onCancel = () => stop.abort();
+  if (call.signal.aborted) stop.abort();
+  else call.signal.addEventListener('abort', onCancel, { once: true });
   let output = '';
   let contentChunks = 0;
   let finishReason: string | null = null;
@@ -241,7 +249,7 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
   try {
     const stream = await provider.client.chat.completions.create(
       { ...buildCompletionParams(req), stream: true, stream_options: { include_usage: true } },
-      { signal },
+      { signal: stop.signal },
     );
     for await (const chunk of stream) {
       idleTimer.refresh();
@@ -266,7 +274,7 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
     }
     const idleFor = `no data for ${idleMs} ms`;
     // what broke, for the log and the attempt record: the transport's error, or the idle timeout
-    const detail = providerErrorDetail(idle.signal.aborted ? new Error(`idle stream: ${idleFor}`) : err);
+    const detail = providerErrorDetail(isIdle ? new Error(`idle stream: ${idleFor}`) : err);
     if (contentChunks > 0) {
       await sink.end();
       const broken: ProviderFailure = {
@@ -278,7 +286,7 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
       await attempt.finish('failed', streamedSoFar(), 'STREAM_BROKEN', detail);
       return failed(broken);
     }
-    const failure: ProviderFailure = idle.signal.aborted
+    const failure: ProviderFailure = isIdle
       ? {
           code: 'PROVIDER_ERROR',
           message: `Model '${req.model}' timed out (${idleFor})`,
@@ -289,6 +297,7 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
     return failed({ ...failure, detail });
   } finally {
     clearTimeout(idleTimer);
+    call.signal.removeEventListener('abort', onCancel);
   }
   await sink.end();
   observeLatency();

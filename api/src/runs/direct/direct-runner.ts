@@ -106,7 +106,13 @@ export function createDirectRunner(deps: DirectRunnerDeps): DirectRunner {
     const { runId } = input;
     const models = modelsInOrder(input.model, input.fallbackModels);
     const cancel = deps.cancellations.watch(runId);
-    const signal = AbortSignal.any([opts.signal, cancel.signal]);
+    // either one cancels the run (forwarded by hand: AbortSignal.any is costly per request)
+    const stop = new AbortController();
+    const { signal } = stop;
+    const abort = () => stop.abort();
+    if (opts.signal.aborted) stop.abort();
+    opts.signal.addEventListener('abort', abort, { once: true });
+    cancel.signal.addEventListener('abort', abort, { once: true });
     let isInserted = false;
     /** the last call's usage: written with the next call's row, or with the completion */
     let pending: AttemptEnd | undefined;
@@ -196,6 +202,7 @@ export function createDirectRunner(deps: DirectRunnerDeps): DirectRunner {
       error = { code: 'INTERNAL_ERROR', message: 'Run failed unexpectedly' };
     } finally {
       cancel.release();
+      opts.signal.removeEventListener('abort', abort);
     }
 
     try {
