@@ -11,6 +11,8 @@ export default defineConfig({
             'infra/dev/src/**/*.test.ts',
             // reads the production compose file and gateway config (no Docker engine needed)
             'test/deploy/**/*.test.ts',
+            // promtool checks and rule unit tests, dashboards as code (no stack needed)
+            'test/ops/**/*.test.ts',
           ],
           testTimeout: 20_000,
         },

@@ -88,6 +88,12 @@ const localStack: Row[] = [
     doc: 'A temporal binary to use instead of the one scripts/setup.sh installs.',
   },
   {
+    name: 'PROMETHEUS_BIN_DIR',
+    who: 'setup, tests',
+    def: '`.venv/prometheus/bin`',
+    doc: 'A folder with `prometheus` and `promtool` to use instead of the ones scripts/setup.sh unpacks.',
+  },
+  {
     name: 'MOCK_PROVIDER_PORT',
     who: 'npm start',
     def: '`0` (any)',

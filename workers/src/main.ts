@@ -1,7 +1,7 @@
 import { temporalConnectionOptions } from '@promptmill/infra/config';
 import { createSql } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, MetricsBuffer, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from './activities/index.ts';
 import { loadWorkerEnv } from './env.ts';
 import { knownModelLabel } from './metric-labels.ts';
@@ -9,11 +9,17 @@ import { createWorkerMetrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createPriceTable } from './providers/pricing.ts';
 import { createProviderRegistry } from './providers/provider-registry.ts';
+import { createTemporalMetricsBridge } from './temporal-metrics.ts';
 import { createRunWorker } from './worker.ts';
 
 const env = loadWorkerEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
-Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN') });
+// the SDK's own metrics are buffered and served on WORKER_METRICS_PORT with ours (temporal-metrics.ts)
+const temporalMetricsBuffer = new MetricsBuffer({ maxBufferSize: 100_000, useSecondsForDurations: true });
+Runtime.install({
+  logger: new DefaultLogger(env.LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN'),
+  telemetryOptions: { metrics: { buffer: temporalMetricsBuffer, attachServiceName: false } },
+});
 
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-worker' });
 const metrics = createWorkerMetrics({
@@ -21,6 +27,9 @@ const metrics = createWorkerMetrics({
   maxSeries: env.METRICS_MAX_SERIES,
   knownModel: knownModelLabel({ prices: env.MODEL_PRICES, providers: env.PROVIDERS }),
 });
+const temporalMetrics = createTemporalMetricsBridge(metrics.registry, temporalMetricsBuffer);
+// drained between scrapes too, so a busy worker never fills the buffer (updates past it are dropped)
+const drainTimer = setInterval(() => temporalMetrics.drain(), 1_000).unref();
 const providers = createProviderRegistry({
   providers: env.PROVIDERS,
   defaultBaseUrl: env.OPENAI_BASE_URL,
@@ -46,6 +55,9 @@ const metricsServer = await startMetricsServer(
   metrics.registry,
   env.WORKER_METRICS_PORT,
   env.WORKER_METRICS_HOST,
+  {
+    beforeScrape: () => temporalMetrics.drain(),
+  },
 );
 const metricsAddress = metricsServer.address();
 const metricsPort =
@@ -65,6 +77,7 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 await worker.run();
+clearInterval(drainTimer);
 metricsServer.close();
 await connection.close();
 await sql.end({ timeout: 5 });
