@@ -345,3 +345,34 @@ describe('direct mode and workflow mode leave the same traces', () => {
     }
   });
 });
+
+describe('direct mode only', () => {
+  it('a sync client that goes away cancels its run at once', async () => {
+    const marker = unique('dm-gone');
+    const name = await createPrompt(org.key, template(marker));
+    const rule = await mock.addRule({ match: { contains: marker }, action: { type: 'hang' } });
+    try {
+      const client = new AbortController();
+      const answering = fetch(`${direct.url}/api/v1/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${org.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ promptName: name, variables: { text: 'x' } }),
+        signal: client.signal,
+      }).catch((err: unknown) => err);
+      await expect.poll(async () => (await mock.calls({ contains: marker })).length).toBe(1);
+      const [row] = await sql<{ id: string }[]>`
+        SELECT r.id FROM runs r JOIN prompts p ON p.id = r.prompt_id WHERE p.name = ${name} AND p.org_id = ${org.orgId}`;
+      client.abort();
+      await answering;
+      const started = Date.now();
+      expect(await runEnded(sql, row!.id)).toBe('canceled');
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(await usageRows(sql, row!.id)).toMatchObject([
+        { kind: 'attempt', status: 'failed', errorCode: 'PROVIDER_ERROR', promptTokens: 0 },
+        { kind: 'run', status: 'canceled', errorCode: 'RUN_CANCELED' },
+      ]);
+    } finally {
+      await mock.removeRule(rule);
+    }
+  });
+});
