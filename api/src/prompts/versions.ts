@@ -2,6 +2,7 @@ import { newId } from '@promptmill/infra';
 import {
   appendVersion,
   findPrompt,
+  findPromptWithVersion,
   findVersionByLabel,
   findVersionByNumber,
   insertPrompt,
@@ -208,6 +209,22 @@ export async function resolveVersion(
 ): Promise<VersionRow | undefined> {
   if (selector.version !== undefined) return findVersionByNumber(sql, prompt.id, selector.version);
   return findVersionByLabel(sql, prompt.id, selector.label ?? 'production');
+}
+
+/**
+ * The prompt a run names and the version it selects, in one statement (resolveVersion's rules);
+ * undefined when the prompt is not found, `version` undefined when the selector matches nothing.
+ */
+export function findPromptForRun(
+  sql: Sql,
+  orgId: string,
+  idOrName: string,
+  selector: VersionSelector,
+): Promise<{ prompt: PromptRow; version: VersionRow | undefined } | undefined> {
+  return findPromptWithVersion(sql, orgId, idOrName, {
+    version: selector.version,
+    label: selector.label ?? 'production',
+  });
 }
 
 /** Seed 000's message for a prompt that cannot be run by name. */

@@ -1,6 +1,5 @@
 import { newId } from '@promptmill/infra';
 import {
-  findPrompt,
   insertCacheHitRun,
   type NewRun,
   type PromptRow,
@@ -13,8 +12,8 @@ import { assertPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import { renderVersion } from '../prompts/compiled-versions.ts';
 import {
+  findPromptForRun,
   noProductionVersion,
-  resolveVersion,
   type VersionSelector,
   versionNotFound,
 } from '../prompts/versions.ts';
@@ -64,10 +63,11 @@ export async function prepareRun(
   req: RunRequest,
   mode: RunMode,
 ): Promise<PreparedRun> {
-  const prompt = await findPrompt(deps.sql, auth.org.id, req.prompt);
-  if (!prompt) throw noProductionVersion(req.prompt);
+  // prompt and version in one statement; the checks keep their order (a restricted key gets 403 first)
+  const found = await findPromptForRun(deps.sql, auth.org.id, req.prompt, req);
+  if (!found) throw noProductionVersion(req.prompt);
+  const { prompt, version } = found;
   assertPromptAllowed(auth, prompt.id, 'run');
-  const version = await resolveVersion(deps.sql, prompt, req);
   if (!version) throw versionNotFound(req.prompt, req);
   const allowed = auth.org.allowedModels;
   if (!isModelAllowed(allowed, version.model)) {
