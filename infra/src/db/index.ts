@@ -1,5 +1,6 @@
 export * from './client.ts';
 export * from './migrate.ts';
+export * from './queries/auth-invalidation.queries.ts';
 export * from './queries/events.queries.ts';
 export * from './queries/keys.queries.ts';
 export * from './queries/members.queries.ts';
