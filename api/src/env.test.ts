@@ -10,6 +10,8 @@ describe('api env', () => {
       PORT: 3000,
       HOST: '127.0.0.1',
       SYNC_RUN_TIMEOUT_MS: 30_000,
+      SYNC_RUN_MAX_IN_FLIGHT: 100,
+      SYNC_RUN_TARGET_QUEUE_MS: 250,
       MAX_BODY_BYTES: 1_048_576,
       RATE_LIMIT_FAIL_MODE: 'open',
       TEMPORAL_ADDRESS: '127.0.0.1:7233',
@@ -74,6 +76,9 @@ describe('api env', () => {
       /routed to provider 'nope'/,
     );
     expect(() => loadApiEnv({ ...base, DIRECT_RUN_LEASE_MS: '10' })).toThrow(/DIRECT_RUN_LEASE_MS/);
+    expect(() => loadApiEnv({ ...base, SYNC_RUN_MODE: 'direct', API_EMBEDDED_WORKER: 'true' })).toThrow(
+      /API_EMBEDDED_WORKER: not with SYNC_RUN_MODE=direct/,
+    );
   });
 
   it('the README configuration table lists every api and worker variable', () => {

@@ -38,6 +38,10 @@ export const apiEnvSchema = z
     DIRECT_RUN_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
     /** How long a sync run waits for its result before 504 RUN_TIMEOUT (the run goes on). */
     SYNC_RUN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** Sync and streaming runs one api process handles at once; more are refused at once with 503 SERVICE_UNAVAILABLE and Retry-After (0 = no limit). The default is one worker's WORKER_MAX_CONCURRENT_ACTIVITIES (200) shared by two api processes. */
+    SYNC_RUN_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(100_000).default(100),
+    /** Sync and streaming runs whose wait for a worker (row created → first provider call) exceeds this lower the process's limit below SYNC_RUN_MAX_IN_FLIGHT until waits are short again (0 = off). */
+    SYNC_RUN_TARGET_QUEUE_MS: z.coerce.number().int().min(0).max(60_000).default(250),
     /** Async runs: workflow starts in flight at once per api process (the 202 does not wait for them). */
     RUN_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
     /** Async runs: how often each api process sweeps for runs nobody started (a crashed or stopped process's) and starts them. */
@@ -56,8 +60,12 @@ export const apiEnvSchema = z
     RATE_LIMITS_ENABLED: booleanFromEnv.default(true),
     /** How long a rate-limit decision may wait for Postgres before RATE_LIMIT_FAIL_MODE applies. */
     RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
-    /** Per-process circuit breaker over all tenants, requests per minute (0 = off); only requests a tenant's own limits admit spend it. */
-    GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
+    /** Per-process circuit breaker over all tenants, requests per minute (0 = off, the default); only requests a tenant's own limits admit spend it. Off by default: one api process serves about 200,000 authenticated reads a minute on 2 cores but only a few thousand runs, so no single number fits every route mix; set it to shed load below what your processes serve. */
+    GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+    /** The most rate-limit permits an api process leases at once from Postgres for one key's windows, then admits from memory until they are spent or the second ends (unspent ones are given back; limits stay exact). 1 = no leases: one Postgres statement per request. */
+    RATE_LIMIT_LEASE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+    /** How long an api process may serve an API key (with its owner and organization) from memory before reading it again. Changes reach every process at once through Postgres NOTIFY (within 1 s if that channel fails: keys are then read on every request). 0 = no cache: every request reads its key. */
+    AUTH_CACHE_MAX_AGE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
     /** Failed authentications (401 on keyed routes, invalid_client on /oauth/token) per client address per minute, per api process; past it, every request from that address gets 429 until the budget refills (0 = off). */
     AUTH_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(30),
     /** How often each api process deletes expired rate-limit counter rows. */
@@ -78,6 +86,13 @@ export const apiEnvSchema = z
     TEST_CLOCK: booleanFromEnv.default(false),
     /** Number of proxy hops to trust for the client address (Express `trust proxy`), which the failed-authentication limiter counts by. */
     TRUST_PROXY: z.coerce.number().int().min(0).default(0),
+    /**
+     * Also run a worker on the runs task queue in this process, configured by the worker's variables
+     * (providers, prices, WORKFLOW_BUNDLE_PATH, …), and start sync and streaming runs eagerly on it.
+     * Runs stay durable workflows any worker can finish (README, Benchmarks: eager start). Not with
+     * SYNC_RUN_MODE=direct.
+     */
+    API_EMBEDDED_WORKER: booleanFromEnv.default(false),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,
     /** Log every request line (method, route, status, latency). */
@@ -98,6 +113,12 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
   if (env.RUN_DISPATCH_TEST_HOLD_MS > 0 && source.NODE_ENV !== 'test') {
     throw new EnvError(
       'api: invalid environment\n  RUN_DISPATCH_TEST_HOLD_MS: only allowed with NODE_ENV=test',
+    );
+  }
+  if (env.SYNC_RUN_MODE === 'direct' && env.API_EMBEDDED_WORKER) {
+    // an embedded worker only speeds up the starts of workflow-mode sync runs, which direct mode has none of
+    throw new EnvError(
+      'api: invalid environment\n  API_EMBEDDED_WORKER: not with SYNC_RUN_MODE=direct (sync runs start no workflow)',
     );
   }
   if (env.SYNC_RUN_MODE === 'direct') {

@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
 import { createSql, runMigrations } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
+import { Registry } from 'prom-client';
 import { createApp } from './app.ts';
+import { startEmbeddedWorker } from './embedded-worker.ts';
 import { loadApiEnv } from './env.ts';
 import { createApiMetrics } from './http/metrics.ts';
 import { connectTemporal } from './temporal.ts';
@@ -10,9 +12,11 @@ const env = loadApiEnv();
 const logger = createLogger('api', env.LOG_LEVEL);
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-api' });
 await runMigrations(sql);
-const temporal = await connectTemporal(env);
+const embedded = env.API_EMBEDDED_WORKER ? await startEmbeddedWorker(sql, logger) : undefined;
+const temporal = await connectTemporal(env, embedded?.connection);
 const metrics = createApiMetrics();
-// direct mode's provider code is loaded only when it is on
+if (embedded) metrics.registry = Registry.merge([metrics.registry, embedded.registry]);
+// direct mode's provider code is loaded only when it is on (never with an embedded worker: env.ts)
 const direct =
   env.SYNC_RUN_MODE === 'direct'
     ? await (await import('./runs/direct/index.ts')).createDirectMode({
@@ -46,6 +50,7 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearTimeout(timer);
   await close(); // drains async-run dispatch, flushes batched key usage
+  await embedded?.stop();
   await temporal.connection.close();
   await sql.end({ timeout: 5 });
   logger.info('api stopped');

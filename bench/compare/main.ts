@@ -12,7 +12,8 @@
  * Knobs (environment): BENCH_CELL_SECONDS (measured phase per cell, default 5), BENCH_WARMUP_SECONDS
  * (default 1), BENCH_CONCURRENCY (default 1,32,128), BENCH_STREAM_CONCURRENCY (default 1,32),
  * BENCH_DELAYS (default 0,200), BENCH_SYSTEMS (subset of direct,portkey,litellm,promptmill-workflow,
- * promptmill-direct), BENCH_MAX_REQUESTS (per cell; default 2,000 at c=1, 20,000 above),
+ * promptmill-direct; promptmill-eager, off by default, adds a second workflow-mode stack whose api
+ * hosts a worker and starts sync runs eagerly, interleaved with the others), BENCH_MAX_REQUESTS (per cell; default 2,000 at c=1, 20,000 above),
  * BENCH_NOTE (a line for the report, e.g. how busy the machine was), BENCH_RESULTS (output file).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,12 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { liteLlmInstalled, startLiteLlm } from '../peers/litellm.ts';
 import { portkeyInstalled, startPortkey } from '../peers/portkey.ts';
-import { type PromptmillSystem, startPromptmill, syncRunModeSupport } from '../peers/promptmill.ts';
+import {
+  EAGER_VARIANT,
+  type PromptmillSystem,
+  startPromptmill,
+  syncRunModeSupport,
+} from '../peers/promptmill.ts';
 import { directUpstream, type SystemUnderTest } from '../peers/request.ts';
 import { type CellResult, type RequestSpec, runCell } from './loadgen.ts';
 import { cpuDelta, cpuSnapshot, type RssPeak, sampleRss } from './procstat.ts';
@@ -217,6 +223,13 @@ try {
   if (workflow && wanted.has('promptmill-workflow')) {
     systems.push({ id: workflow.id, label: workflow.label });
     phase1.push(workflow);
+  }
+  const eager = await tryStart(EAGER_VARIANT.id, EAGER_VARIANT.label, () =>
+    startPromptmill({ mode: 'workflow', variant: EAGER_VARIANT }),
+  );
+  if (eager) {
+    running.push(eager);
+    phase1.push(eager);
   }
 
   await measureIdle(phase1);

@@ -28,8 +28,17 @@ export type SyncRunMode = 'workflow' | 'direct';
 const ADMIN_TOKEN = 'bench-compare-admin-token-0123456789';
 const PROMPT = 'bench-compare';
 const HIGH_LIMITS = { perMinute: 10_000_000, perDay: 100_000_000 };
-/** the stack's api and worker: quiet logs, and a per-process breaker that never trips */
-const QUIET = { LOG_LEVEL: 'warn', LOG_REQUESTS: 'false', GLOBAL_RATE_LIMIT_PER_MINUTE: '100000000' };
+/**
+ * the stack's api and worker: quiet logs, a per-process breaker that never trips, and no load
+ * shedding (SYNC_RUN_MAX_IN_FLIGHT=0): the peers queue every request too, and a refusal would count
+ * as a failed request
+ */
+const QUIET = {
+  LOG_LEVEL: 'warn',
+  LOG_REQUESTS: 'false',
+  GLOBAL_RATE_LIMIT_PER_MINUTE: '100000000',
+  SYNC_RUN_MAX_IN_FLIGHT: '0',
+};
 
 type Parser = { safeParse(value: unknown): { success: boolean } };
 
@@ -45,6 +54,8 @@ export function syncRunModeSupport(mode: SyncRunMode): { supported: boolean; rea
 
 export interface PromptmillSystem extends SystemUnderTest {
   mockUrl: string;
+  /** the worker process's /metrics (heap and event-loop figures for profiling) */
+  workerMetricsUrl: string;
   /** GET /v1/prompts with the key on the stack's api (limits on) and, if started, on a limits-off api */
   rateLimitedRead: { on: RequestSpec; off?: RequestSpec; offProcess?: ProcessGroup };
 }
@@ -60,11 +71,14 @@ async function call<T>(method: string, url: string, token: string, body?: unknow
   return JSON.parse(text) as T;
 }
 
+/** Processes already counted as another stack's (several stacks can run side by side). */
+const claimed = new Set<number>();
+
 /** api, worker, Temporal and Postgres among the bench's descendants (the limits-off api excluded). */
 function stackProcesses(exclude: ReadonlySet<number>): ProcessGroup[] {
   const groups: ProcessGroup[] = [];
   for (const p of descendants()) {
-    if (exclude.has(p.pid)) continue;
+    if (exclude.has(p.pid) || claimed.has(p.pid)) continue;
     const exe = p.argv[0] ?? '';
     if (p.argv.includes('api/src/main.ts')) groups.push({ name: 'api', pid: p.pid });
     else if (p.argv.includes('workers/src/main.ts')) groups.push({ name: 'worker', pid: p.pid });
@@ -79,13 +93,24 @@ function stackProcesses(exclude: ReadonlySet<number>): ProcessGroup[] {
       throw new Error(`expected one ${name} process under the bench, found: ${JSON.stringify(groups)}`);
     }
   }
+  for (const g of groups) claimed.add(g.pid);
+  for (const pid of exclude) claimed.add(pid);
   return groups.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 }
+
+/** Workflow mode with the api hosting a worker and starting sync runs eagerly on it (A/B against `workflow`). */
+export const EAGER_VARIANT = {
+  id: 'promptmill-eager',
+  label: 'Promptmill, workflow mode, eager start (API_EMBEDDED_WORKER=true)',
+  env: { API_EMBEDDED_WORKER: 'true' },
+};
 
 export async function startPromptmill(opts: {
   mode: SyncRunMode;
   /** also start an api process with RATE_LIMITS_ENABLED=false for the rate-limited read */
   limitsOffApi?: boolean;
+  /** another configuration of the same mode, measured as a system of its own */
+  variant?: { id: string; label: string; env: Record<string, string> };
   log?: (line: string) => void;
 }): Promise<PromptmillSystem> {
   // pass the mode only when the api knows the setting (an unknown value would be ignored, a wrong one refused)
@@ -94,7 +119,7 @@ export async function startPromptmill(opts: {
     : {};
   const running: EphemeralStack = await startEphemeralStack({
     adminToken: ADMIN_TOKEN,
-    env: { ...QUIET, ...modeEnv },
+    env: { ...QUIET, ...modeEnv, ...opts.variant?.env },
     ...(opts.log ? { log: opts.log } : {}),
   });
   let off: ServiceProcess | undefined;
@@ -149,9 +174,10 @@ export async function startPromptmill(opts: {
     });
     const offProcess = off;
     return {
-      id: `promptmill-${opts.mode}`,
-      label: `Promptmill, ${opts.mode} mode`,
+      id: opts.variant?.id ?? `promptmill-${opts.mode}`,
+      label: opts.variant?.label ?? `Promptmill, ${opts.mode} mode`,
       mockUrl: mock.url,
+      workerMetricsUrl: stack.workerMetricsUrl,
       request: ({ delayMs, stream }) => ({
         method: 'POST',
         url: `${api}/api/v1/run`,

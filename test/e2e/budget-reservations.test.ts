@@ -170,6 +170,129 @@ describe('settlement on completion', () => {
   });
 });
 
+describe('the happy path: the successful call and the completion in one write', () => {
+  it('completeRun with the closing attempt closes its row and counts its usage, with the others', async () => {
+    const orgId = fakeOrg();
+    const runId = newId('run');
+    expect((await reserveBudget(db, { orgId, runId, budget: 1_000, tokens: 300 })).isReserved).toBe(true);
+    await recordAttempt(orgId, runId, 5, 3); // a failed-then-retried call, say: billed, counted
+    const attemptId = randomUUID();
+    await startAttempt(db, {
+      ...identity(orgId, runId),
+      attemptId,
+      seq: 2,
+      model: 'mock-1',
+      provider: 'mock',
+      isFirst: false,
+      estimate: { promptTokens: 6, completionTokens: 0, totalTokens: 6, cost: 0 },
+    });
+    const closing = {
+      runId,
+      attemptId,
+      status: 'succeeded' as const,
+      errorCode: null,
+      usage: { promptTokens: 7, completionTokens: 9, totalTokens: 16, cost: 0.5 },
+      latencyMs: 3,
+    };
+    const results = await Promise.all([1, 2].map(() => completeRun(db, completion(orgId, runId), closing)));
+    expect(results.filter((r) => r.recorded)).toHaveLength(1);
+    expect(results.find((r) => r.recorded)).toMatchObject({
+      usage: { promptTokens: 12, completionTokens: 12, totalTokens: 24, cost: 0.5 },
+      attempts: 2,
+    });
+    const rows = await sql<{ status: string; tokens: number; latency: number }[]>`
+      SELECT status, (prompt_tokens + completion_tokens)::int AS tokens, latency_ms AS latency
+      FROM usage_events WHERE run_id = ${runId} ORDER BY kind, id`;
+    expect(rows).toEqual([
+      { status: 'succeeded', tokens: 8, latency: 1 },
+      { status: 'succeeded', tokens: 16, latency: 3 },
+      { status: 'succeeded', tokens: 24, latency: 5 },
+    ]);
+    expect(await ledger(orgId)).toEqual({ tokens: 24, reserved: 0, held: 0, n: 0 });
+  });
+
+  it('a call repeated after the completion was recorded opens no attempt and gets the recorded outcome', async () => {
+    const org = await createOrg({});
+    const name = await createPrompt(org.key, { template: `${unique('done')} {{x}}` });
+    const [p] = await sql<{ promptId: string; versionId: string }[]>`
+      SELECT p.id AS "promptId", v.id AS "versionId" FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id
+      WHERE p.org_id = ${org.orgId} AND p.name = ${name}`;
+    const runId = newId('run');
+    expect(
+      await insertReservedRun(
+        db,
+        {
+          id: runId,
+          orgId: org.orgId,
+          keyId: org.keyId,
+          promptId: p!.promptId,
+          versionId: p!.versionId,
+          promptVersion: 1,
+          mode: 'sync',
+          variables: { x: '1' },
+          metadata: null,
+          webhookUrl: null,
+          model: 'mock-1',
+          idempotencyKey: null,
+          requestHash: null,
+        },
+        null,
+      ),
+    ).toEqual({ outcome: 'inserted' });
+    const start = (attemptId: string) =>
+      startAttempt(db, {
+        ...identity(org.orgId, runId),
+        promptId: p!.promptId,
+        attemptId,
+        seq: 1,
+        model: 'mock-1',
+        provider: 'mock',
+        isFirst: true,
+        estimate: { promptTokens: 4, completionTokens: 0, totalTokens: 4, cost: 0 },
+      });
+    const first = randomUUID();
+    expect(await start(first)).toBeUndefined();
+    await completeRun(
+      db,
+      { ...completion(org.orgId, runId), promptId: p!.promptId, output: 'the answer' },
+      {
+        runId,
+        attemptId: first,
+        status: 'succeeded',
+        errorCode: null,
+        usage: { promptTokens: 4, completionTokens: 2, totalTokens: 6, cost: 0 },
+        latencyMs: 2,
+      },
+    );
+    // a new worker replays the workflow without the call's result and calls again
+    expect(await start(randomUUID())).toEqual({
+      status: 'succeeded',
+      output: 'the answer',
+      model: 'mock-1',
+      errorCode: null,
+      errorMessage: null,
+      usage: { promptTokens: 4, completionTokens: 2, totalTokens: 6, cost: 0 },
+      attempts: 1,
+    });
+    const rows = await sql`SELECT 1 FROM usage_events WHERE run_id = ${runId} AND kind = 'attempt'`;
+    expect(rows).toHaveLength(1);
+    // a completion after the first reports the first one's outcome
+    const late = await completeRun(db, {
+      ...completion(org.orgId, runId),
+      promptId: p!.promptId,
+      status: 'canceled',
+      output: null,
+      errorCode: 'RUN_CANCELED',
+      errorMessage: 'Run was canceled',
+    });
+    expect(late).toMatchObject({
+      recorded: false,
+      attempts: 1,
+      final: { status: 'succeeded', output: 'the answer' },
+    });
+  });
+});
+
 describe('runs that never start give their reservation back', () => {
   let org: TestOrg;
   let promptName: string;

@@ -315,9 +315,9 @@ describe('direct mode and workflow mode leave the same traces', () => {
       body: { success: false, code: 'RUN_CANCELED', error: 'Run was canceled', runId: '<run>' },
     });
     expect(o.resource).toMatchObject({ status: 'canceled' });
-    // direct mode closes the aborted call's row before the run's completion: failed, no tokens
+    // direct mode closes the aborted call's row before the run's completion: canceled, no tokens
     expect(o.direct.rows).toMatchObject([
-      { kind: 'attempt', status: 'failed', errorCode: 'PROVIDER_ERROR', promptTokens: 0, hasDetail: true },
+      { kind: 'attempt', status: 'failed', errorCode: 'RUN_CANCELED', promptTokens: 0, hasDetail: true },
       { kind: 'run', status: 'canceled', errorCode: 'RUN_CANCELED', promptTokens: 0 },
     ]);
   });
@@ -347,6 +347,24 @@ describe('direct mode and workflow mode leave the same traces', () => {
 });
 
 describe('direct mode only', () => {
+  it('a direct run announces its end on pm_run_done when its completion commits, as a workflow run does', async () => {
+    const marker = unique('dm-done');
+    const name = await createPrompt(org.key, template(marker));
+    const heard: { id: string; status: string; output: string | null }[] = [];
+    const listening = await sql.listen('pm_run_done', (payload) => {
+      if (payload.startsWith('{')) heard.push(JSON.parse(payload) as (typeof heard)[number]);
+    });
+    try {
+      const answer = await runPrompt(direct.url, org.key, { promptName: name, variables: { text: 'x' } });
+      expect(answer.status).toBe(200);
+      await expect
+        .poll(() => heard.find((h) => h.id === answer.runId))
+        .toMatchObject({ status: 'succeeded', output: `Echo: ${marker} x` });
+    } finally {
+      await listening.unlisten();
+    }
+  });
+
   it('a sync client that goes away cancels its run at once', async () => {
     const marker = unique('dm-gone');
     const name = await createPrompt(org.key, template(marker));
@@ -368,7 +386,7 @@ describe('direct mode only', () => {
       expect(await runEnded(sql, row!.id)).toBe('canceled');
       expect(Date.now() - started).toBeLessThan(1_000);
       expect(await usageRows(sql, row!.id)).toMatchObject([
-        { kind: 'attempt', status: 'failed', errorCode: 'PROVIDER_ERROR', promptTokens: 0 },
+        { kind: 'attempt', status: 'failed', errorCode: 'RUN_CANCELED', promptTokens: 0 },
         { kind: 'run', status: 'canceled', errorCode: 'RUN_CANCELED' },
       ]);
     } finally {

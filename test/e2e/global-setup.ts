@@ -14,6 +14,10 @@ export const E2E_ENV = {
   // every test client shares one address (127.0.0.1), and the suite's 401 tests alone would spend the
   // default budget of 30 per minute; the limiter has its own tests (limits-hardening.test.ts)
   AUTH_FAILURE_LIMIT_PER_MINUTE: '100000',
+  // the shared stack runs two test files at once on a busy machine, and worker-crash.test.ts stops the
+  // worker: runs there wait for a worker far longer than in production, and the adaptive limit would
+  // refuse other files' runs; it has its own tests (sync-run-load.test.ts, sync-admission.test.ts)
+  SYNC_RUN_TARGET_QUEUE_MS: '0',
 };
 
 let running: EphemeralStack | undefined;

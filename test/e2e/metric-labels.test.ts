@@ -7,8 +7,34 @@ import { createHash, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createOrg, createPrompt, type TestOrg, unique } from './helpers.ts';
 
-const workerMetrics = async () => (await fetch(`${inject('workerMetricsUrl')}`)).text();
+const scrape = async () => (await fetch(`${inject('workerMetricsUrl')}`)).text();
 const tagOf = (orgId: string) => createHash('sha256').update(orgId).digest('hex').slice(0, 8);
+
+/** Runs of an organization the worker's promptmill_runs_total has counted. */
+function runsCounted(text: string, tag: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('promptmill_runs_total{') && line.includes(`prompt="${tag}/`)) {
+      n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return n;
+}
+
+/**
+ * The worker's metrics once they count `runs` runs of each organization: a sync run answers when its
+ * completion commits, and the worker records its metrics just after.
+ */
+async function workerMetrics(runs: Record<string, number> = {}): Promise<string> {
+  let text = '';
+  await expect
+    .poll(async () => {
+      text = await scrape();
+      return Object.entries(runs).every(([tag, n]) => runsCounted(text, tag) >= n);
+    })
+    .toBe(true);
+  return text;
+}
 
 /** Distinct values of `label` in the series of `metric`. */
 function labelValues(text: string, metric: string, label: string): Set<string> {
@@ -49,8 +75,8 @@ describe('worker metrics: prompt and model labels', () => {
       names.push(await createPrompt(org.key, { template: `hi ${i}` }, { name: `${prefix}-${i}` }));
     for (let i = 0; i < names.length; i += 10)
       await Promise.all(names.slice(i, i + 10).map((n) => runOnce(org.key, n)));
-    const text = await workerMetrics();
     const tag = tagOf(org.orgId);
+    const text = await workerMetrics({ [tag]: 60 });
     const prompts = [...labelValues(text, 'promptmill_runs_total', 'prompt')].filter((p) =>
       p.startsWith(`${tag}/`),
     );
@@ -76,7 +102,8 @@ describe('worker metrics: prompt and model labels', () => {
     await createPrompt(other.key, { template: 'b' }, { name });
     await runOnce(one.key, name);
     await runOnce(other.key, name);
-    const prompts = labelValues(await workerMetrics(), 'promptmill_runs_total', 'prompt');
+    const counted = { [tagOf(one.orgId)]: 1, [tagOf(other.orgId)]: 1 };
+    const prompts = labelValues(await workerMetrics(counted), 'promptmill_runs_total', 'prompt');
     expect(prompts).toContain(`${tagOf(one.orgId)}/${name}`);
     expect(prompts).toContain(`${tagOf(other.orgId)}/${name}`);
     expect(prompts).not.toContain(name);
@@ -85,8 +112,9 @@ describe('worker metrics: prompt and model labels', () => {
   it('a model the deployment does not know is `other`; a priced one keeps its name', async () => {
     const invented = `tenant-model-${randomUUID().slice(0, 8)}`;
     const name = await createPrompt(org.key, { template: 'x', model: invented });
+    const before = runsCounted(await scrape(), tagOf(org.orgId));
     await runOnce(org.key, name);
-    const text = await workerMetrics();
+    const text = await workerMetrics({ [tagOf(org.orgId)]: before + 1 });
     expect(text).not.toContain(invented);
     const models = labelValues(text, 'promptmill_runs_total', 'model');
     expect(models).toContain('other');

@@ -12,7 +12,8 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunDeps } from '../../api/src/runs/deps.ts';
 import type { RunDispatcher } from '../../api/src/runs/dispatch/index.ts';
-import { awaitRunOutcome, startRunWorkflow } from '../../api/src/runs/run-workflow.ts';
+import { awaitRunOutcome } from '../../api/src/runs/run-outcome.ts';
+import { startRunWorkflow } from '../../api/src/runs/run-workflow.ts';
 import type { TemporalHandle } from '../../api/src/temporal.ts';
 import { createSql, insertRun } from '../../infra/src/db/index.ts';
 import { newId } from '../../infra/src/ids.ts';

@@ -1,7 +1,7 @@
 // Durability: a worker killed (SIGKILL) in the middle of a provider call loses nothing — a new
 // worker replays the run's workflow, calls the model again and completes the run exactly once.
-// Every provider call is an attempt, counted once: the call the worker died in too, and a call the
-// new worker repeats because the dead one's result never reached the workflow's history.
+// Every provider call is an attempt, counted once: the call the worker died in too (also when it had
+// answered and the run's completion was waiting to commit), and the call the new worker repeats.
 // This file starts its OWN stack (it kills that stack's worker), with its own mock provider.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -214,13 +214,14 @@ describe('worker crash mid-run', () => {
     }
   }, 60_000);
 
-  it('counts a call the new worker repeats after the dead one had recorded it: usage = calls × per-call usage', async () => {
+  it('counts both calls when the worker dies while its completion waits: the dead one as interrupted', async () => {
     const marker = unique('recall');
     const text = `${marker} count me twice`;
     const name = await createPrompt(text);
-    // The run's completion writes the org's month row: a transaction here holds that row, so the
-    // run cannot complete, and the workflow task that ran the provider call stays open (local
-    // activities are recorded in history when it completes) until the worker is killed.
+    // The run's completion (one transaction with the successful call's usage row) writes the org's
+    // month row: a transaction here holds that row, so the completion waits, and the workflow task
+    // that ran the provider call stays open (local activities are recorded in history when it
+    // completes) until the worker is killed. The dead worker's transaction never commits.
     const month = sql`date_trunc('month', now() AT TIME ZONE 'UTC')::date`;
     await sql`INSERT INTO org_usage_monthly (org_id, month) VALUES (${orgId}, ${month}) ON CONFLICT DO NOTHING`;
     let release = () => {};
@@ -243,13 +244,14 @@ describe('worker crash mid-run', () => {
         '/api/v1/run',
         { baseUrl: stack.apiUrl, key, body: { promptName: name } },
       );
-      // the provider answered and the attempt is recorded; the completion waits for the row
+      // the provider answered; the worker's completion waits for the month row
+      await until(() => mock.calls({ contains: marker }).length >= 1, 'the first provider call');
       await until(async () => {
-        const [row] = await sql`
-          SELECT 1 FROM usage_events u JOIN runs r ON r.id = u.run_id JOIN prompts p ON p.id = r.prompt_id
-          WHERE p.name = ${name} AND u.kind = 'attempt' AND u.status = 'succeeded'`;
-        return row !== undefined;
-      }, 'the first attempt row');
+        const rows = await sql`
+          SELECT 1 FROM pg_stat_activity
+          WHERE application_name = 'promptmill-worker' AND wait_event_type = 'Lock'`;
+        return rows.length > 0;
+      }, 'the completion waiting for the month row');
       await stack.stopWorker({ crash: true });
       await stack.startWorker();
       // the new worker replays the workflow without the call's result: it calls the provider again
@@ -259,19 +261,20 @@ describe('worker crash mid-run', () => {
       const res = await pending;
 
       expect(res.status).toBe(200);
-      const calls = mock.calls({ contains: marker }).length;
-      expect(calls).toBe(2);
-      // the mock's usage per call: words + 3 prompt tokens, words of "Echo: …" completion tokens
+      expect(mock.calls({ contains: marker })).toHaveLength(2);
+      const attempts = await sql<{ status: string; tokens: number }[]>`
+        SELECT u.status, u.prompt_tokens + u.completion_tokens AS tokens
+        FROM usage_events u WHERE u.run_id = ${res.body.runId} AND u.kind = 'attempt' ORDER BY u.id`;
+      // the dead worker's call: its prompt estimated, its answer never recorded; the repeated one in full
       const perCall = countWords(text) + 3 + countWords(`Echo: ${text}`);
-      expect(res.body.usage.totalTokens).toBe(calls * perCall);
+      expect(attempts.map((a) => a.status)).toEqual(['interrupted', 'succeeded']);
+      expect(attempts[1]?.tokens).toBe(perCall);
+      const sum = attempts.reduce((n, a) => n + a.tokens, 0);
+      expect(res.body.usage.totalTokens).toBe(sum);
       const [run] = await sql<{ attempts: number; tokens: number }[]>`
         SELECT attempts, prompt_tokens + completion_tokens AS tokens FROM runs WHERE id = ${res.body.runId}`;
-      expect(run).toEqual({ attempts: calls, tokens: calls * perCall });
+      expect(run).toEqual({ attempts: 2, tokens: sum });
       const usage = await usageOf(res.body.runId);
-      expect(usage.filter((u) => u.kind === 'attempt').map((u) => u.status)).toEqual([
-        'succeeded',
-        'succeeded',
-      ]);
       expect(usage.filter((u) => u.kind === 'run')).toHaveLength(1);
     } finally {
       release();

@@ -1,16 +1,10 @@
-import { temporalConnectionOptions } from '@promptmill/infra/config';
 import { createSql } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
-import { DefaultLogger, MetricsBuffer, NativeConnection, Runtime } from '@temporalio/worker';
-import { createActivities } from './activities/index.ts';
+import { DefaultLogger, MetricsBuffer, Runtime } from '@temporalio/worker';
 import { loadWorkerEnv } from './env.ts';
-import { knownModelLabel } from './metric-labels.ts';
-import { createWorkerMetrics } from './metrics.ts';
+import { hostRunWorker } from './host.ts';
 import { startMetricsServer } from './metrics-server.ts';
-import { createPriceTable } from './providers/pricing.ts';
-import { createProviderRegistry } from './providers/provider-registry.ts';
 import { createTemporalMetricsBridge } from './temporal-metrics.ts';
-import { createRunWorker } from './worker.ts';
 
 const env = loadWorkerEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
@@ -22,35 +16,10 @@ Runtime.install({
 });
 
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-worker' });
-const metrics = createWorkerMetrics({
-  promptsPerOrg: env.METRICS_PROMPT_LABELS_PER_ORG,
-  maxSeries: env.METRICS_MAX_SERIES,
-  knownModel: knownModelLabel({ prices: env.MODEL_PRICES, providers: env.PROVIDERS }),
-});
+const { connection, worker, metrics } = await hostRunWorker(env, sql);
 const temporalMetrics = createTemporalMetricsBridge(metrics.registry, temporalMetricsBuffer);
 // drained between scrapes too, so a busy worker never fills the buffer (updates past it are dropped)
 const drainTimer = setInterval(() => temporalMetrics.drain(), 1_000).unref();
-const providers = createProviderRegistry({
-  providers: env.PROVIDERS,
-  defaultBaseUrl: env.OPENAI_BASE_URL,
-  defaultApiKey: env.OPENAI_API_KEY,
-  timeoutMs: env.PROVIDER_TIMEOUT_MS,
-});
-const connection = await NativeConnection.connect(temporalConnectionOptions(env));
-const worker = await createRunWorker({
-  connection,
-  namespace: env.TEMPORAL_NAMESPACE,
-  taskQueue: env.TEMPORAL_TASK_QUEUE,
-  activities: createActivities({
-    sql,
-    providers,
-    priceOf: createPriceTable(env.MODEL_PRICES),
-    metrics,
-    streamIdleTimeoutMs: env.PROVIDER_TIMEOUT_MS,
-  }),
-  workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
-  maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
-});
 const metricsServer = await startMetricsServer(
   metrics.registry,
   env.WORKER_METRICS_PORT,

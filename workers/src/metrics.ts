@@ -39,6 +39,11 @@ export const DEFAULT_LABEL_BUDGET = { promptsPerOrg: 50, maxSeries: 10_000 } as 
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
+export interface WorkerMetricOptions extends MetricLabelOptions {
+  /** the process metrics (CPU, memory, event loop) too: off where the hosting process has its own */
+  processMetrics: boolean;
+}
+
 /** The run metrics, registered in `registry`, with their label budget (metric-labels.ts). */
 export function createRunMetrics(registry: Registry, opts: Partial<MetricLabelOptions> = {}): RunMetrics {
   const registers = [registry];
@@ -103,11 +108,13 @@ export function createRunMetrics(registry: Registry, opts: Partial<MetricLabelOp
   };
 }
 
-export function createWorkerMetrics(opts: Partial<MetricLabelOptions> = {}): WorkerMetrics {
+export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): WorkerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'promptmill_worker_' });
+  if (opts.processMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: 'promptmill_worker_' });
+  const { processMetrics: _processMetrics, ...labelOptions } = opts;
   return {
-    ...createRunMetrics(registry, opts),
+    ...createRunMetrics(registry, labelOptions),
     registry,
     webhookDeliveries: new Counter({
       name: 'promptmill_webhook_deliveries_total',

@@ -13,7 +13,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { ModelCallRequest, RunActivities, RunCompletionRequest } from '../src/contracts/activities.ts';
-import type { ModelCallResult, RunOutcome } from '../src/contracts/run.ts';
+import type { ModelCallResult, RecordedRunOutcome, RunOutcome } from '../src/contracts/run.ts';
 import { RUN_PROMPT_WORKFLOW, type WorkflowOf } from '../src/contracts/workflow-refs.ts';
 import type { RunPromptWorkflowInput } from '../src/workflows/run-prompt.workflow.ts';
 
@@ -90,23 +90,59 @@ export function reply(model: string, output = `hello from ${model}`): ModelCallR
 export interface Recorded {
   calls: { model: string; modelIndex: number; attempt: number; mode: string }[];
   completions: RunCompletionRequest[];
+  /** which activity recorded each completion */
+  completedBy: ('callModel' | 'completeRun')[];
 }
 
-/** Fake activities: `callModel` is scripted by the test; `completeRun` records what it was asked to store. */
+export interface FakeOptions {
+  /** like a worker from before completeOnSuccess: every run is completed by completeRun */
+  ignoreCompleteOnSuccess?: boolean;
+  /** the run's completion is found already recorded, with this outcome (it stands) */
+  alreadyCompleted?: RecordedRunOutcome;
+}
+
+/**
+ * Fake activities: `callModel` is scripted by the test; completions are recorded as the worker
+ * stores them — by callModel on a success it was asked to complete (completeOnSuccess), by
+ * completeRun otherwise.
+ */
 export function fakeActivities(
   callModel: (req: ModelCallRequest, attempt: number) => Promise<ModelCallResult>,
+  opts: FakeOptions = {},
 ): RunActivities & { recorded: Recorded } {
-  const recorded: Recorded = { calls: [], completions: [] };
+  const recorded: Recorded = { calls: [], completions: [], completedBy: [] };
+  const final = opts.alreadyCompleted ? { final: opts.alreadyCompleted } : {};
   return {
     recorded,
     async callModel(req) {
       const attempt = Context.current().info.attempt;
       recorded.calls.push({ model: req.model, modelIndex: req.modelIndex, attempt, mode: req.mode });
-      return callModel(req, attempt);
+      const result = await callModel(req, attempt);
+      const run = req.completeOnSuccess;
+      if (!run || opts.ignoreCompleteOnSuccess) return result;
+      recorded.completions.push({
+        runId: req.runId,
+        orgId: req.orgId,
+        keyId: req.keyId,
+        promptId: req.promptId,
+        promptName: run.promptName,
+        promptVersion: req.promptVersion,
+        status: 'succeeded',
+        output: result.output,
+        model: req.model,
+        errorCode: null,
+        errorMessage: null,
+        latencyMs: Date.now() - run.startedAt,
+        cacheKey: run.cacheKey,
+        cacheTtlSeconds: run.cacheTtlSeconds,
+      });
+      recorded.completedBy.push('callModel');
+      return { ...result, completion: { usage: FAKE_USAGE, attempts: recorded.calls.length, ...final } };
     },
     async completeRun(req) {
       recorded.completions.push(req);
-      return { usage: FAKE_USAGE, attempts: recorded.calls.length };
+      recorded.completedBy.push('completeRun');
+      return { usage: FAKE_USAGE, attempts: recorded.calls.length, ...final };
     },
   };
 }

@@ -1,16 +1,40 @@
 import type { RequestHandler } from 'express';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ApiMetrics {
   registry: Registry;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method'>;
   rateLimitDecisions: Counter<'result'>;
+  rateLimitLeases: Histogram;
+  rateLimitPermitsReturned: Counter;
+  authCacheLookups: Counter<'result'>;
   runDispatch: Counter<'result'>;
+  /** sync and streaming runs refused at once because this process had its limit in flight */
+  syncRunsShed: Counter;
+  /** Where the sync-run gauges read their values at scrape time. */
+  readSyncRuns(read: { inFlight: () => number; limit: () => number }): void;
 }
 
 export function createApiMetrics(): ApiMetrics {
   const registry = new Registry();
+  let syncRuns = { inFlight: () => 0, limit: () => 0 };
+  new Gauge({
+    name: 'promptmill_sync_runs_in_flight',
+    help: 'Sync and streaming runs this api process is handling now',
+    registers: [registry],
+    collect() {
+      this.set(syncRuns.inFlight());
+    },
+  });
+  new Gauge({
+    name: 'promptmill_sync_runs_limit',
+    help: 'Sync and streaming runs this api process admits at once now: SYNC_RUN_MAX_IN_FLIGHT, lowered while runs wait longer than SYNC_RUN_TARGET_QUEUE_MS for a worker (0: no limit)',
+    registers: [registry],
+    collect() {
+      this.set(syncRuns.limit());
+    },
+  });
   collectDefaultMetrics({ register: registry, prefix: 'promptmill_api_' });
   return {
     registry,
@@ -33,12 +57,37 @@ export function createApiMetrics(): ApiMetrics {
       labelNames: ['result'],
       registers: [registry],
     }),
+    rateLimitLeases: new Histogram({
+      name: 'promptmill_rate_limit_lease_permits',
+      help: 'Permits granted per admitting counter-store statement (1: one request decided in Postgres; more: a lease this process admits from memory); _count is the number of such statements',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+      registers: [registry],
+    }),
+    rateLimitPermitsReturned: new Counter({
+      name: 'promptmill_rate_limit_permits_returned_total',
+      help: 'Leased rate-limit permits given back unspent (their lease ended, or the process stopped)',
+      registers: [registry],
+    }),
+    authCacheLookups: new Counter({
+      name: 'promptmill_auth_cache_lookups_total',
+      help: "Key lookups by authentication: hit (from this process's key cache), miss (read, then cached), bypass (read, not cached: the cache is off or its invalidation listener is not confirmed live)",
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     runDispatch: new Counter({
       name: 'promptmill_run_dispatch_total',
       help: 'Async run workflow starts by the dispatcher and sweepers (started, already_started, error: retried later, refused: the run failed at once), and runs failed because none could be started in time (abandoned)',
       labelNames: ['result'],
       registers: [registry],
     }),
+    syncRunsShed: new Counter({
+      name: 'promptmill_sync_runs_shed_total',
+      help: 'Sync and streaming runs refused with 503 and Retry-After because this api process had its limit in flight (promptmill_sync_runs_limit)',
+      registers: [registry],
+    }),
+    readSyncRuns: (read) => {
+      syncRuns = read;
+    },
   };
 }
 

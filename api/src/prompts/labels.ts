@@ -2,6 +2,7 @@ import { deleteLabel, findVersionByNumber, listLabels, type Sql, setLabel } from
 import { AppError } from '../http/app-error.ts';
 import { listBody, type Page } from '../http/pagination.ts';
 import { getAccessiblePrompt, type PromptAccess } from './prompts.ts';
+import { promptChanged } from './run-prompt-cache.ts';
 import { versionNotFound } from './versions.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -26,6 +27,7 @@ export async function moveLabel(
   const version = await findVersionByNumber(sql, prompt.id, versionNumber);
   if (!version) throw versionNotFound(idOrName, { version: versionNumber });
   await setLabel(sql, prompt.id, label, version.id);
+  promptChanged(sql, prompt.id);
   return { label, version: version.version, versionId: version.id };
 }
 
@@ -36,7 +38,9 @@ export async function removeLabel(
   label: string,
 ): Promise<void> {
   const prompt = await getAccessiblePrompt(sql, access, idOrName);
-  if (!(await deleteLabel(sql, prompt.id, label))) {
+  const isDeleted = await deleteLabel(sql, prompt.id, label);
+  promptChanged(sql, prompt.id);
+  if (!isDeleted) {
     throw new AppError('LABEL_NOT_FOUND', `Prompt '${idOrName}' has no label '${label}'`);
   }
 }

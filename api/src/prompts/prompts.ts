@@ -20,6 +20,7 @@ import {
   type PromptDto,
   toPromptDto,
 } from './prompts.schemas.ts';
+import { promptChanged } from './run-prompt-cache.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Who is asking: the organization, and the prompts a restricted key may touch.
@@ -144,13 +145,16 @@ export async function patchPrompt(
     if (isUniqueViolation(err)) throw nameTaken(patch.name ?? prompt.name);
     throw err;
   }
+  promptChanged(sql, prompt.id);
   if (!row) throw new AppError('PROMPT_NOT_FOUND', `Prompt '${idOrName}' not found`);
   return promptDto(sql, row);
 }
 
 export async function deletePrompt(sql: Sql, access: PromptAccess, idOrName: string): Promise<void> {
   const prompt = await getAccessiblePrompt(sql, access, idOrName);
-  if (!(await softDeletePrompt(sql, prompt.id))) {
+  const isDeleted = await softDeletePrompt(sql, prompt.id);
+  promptChanged(sql, prompt.id);
+  if (!isDeleted) {
     throw new AppError('PROMPT_NOT_FOUND', `Prompt '${idOrName}' not found`);
   }
 }

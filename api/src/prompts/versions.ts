@@ -2,7 +2,6 @@ import { newId } from '@promptmill/infra';
 import {
   appendVersion,
   findPrompt,
-  findPromptWithVersion,
   findVersionByLabel,
   findVersionByNumber,
   insertPrompt,
@@ -39,6 +38,7 @@ import {
   nameTaken,
   type PromptAccess,
 } from './prompts.ts';
+import { promptChanged } from './run-prompt-cache.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Versions.
@@ -120,6 +120,7 @@ export async function createVersion(
   const prompt = await getAccessiblePrompt(sql, access, idOrName);
   const labels = dedupe(input.labels);
   const version = await insertVersion(sql, newVersionRow(prompt.id, input), labels);
+  promptChanged(sql, prompt.id);
   if (!version) throw new AppError('PROMPT_NOT_FOUND', `Prompt '${idOrName}' not found`);
   return toVersionDto(version, labels.sort());
 }
@@ -209,22 +210,6 @@ export async function resolveVersion(
 ): Promise<VersionRow | undefined> {
   if (selector.version !== undefined) return findVersionByNumber(sql, prompt.id, selector.version);
   return findVersionByLabel(sql, prompt.id, selector.label ?? 'production');
-}
-
-/**
- * The prompt a run names and the version it selects, in one statement (resolveVersion's rules);
- * undefined when the prompt is not found, `version` undefined when the selector matches nothing.
- */
-export function findPromptForRun(
-  sql: Sql,
-  orgId: string,
-  idOrName: string,
-  selector: VersionSelector,
-): Promise<{ prompt: PromptRow; version: VersionRow | undefined } | undefined> {
-  return findPromptWithVersion(sql, orgId, idOrName, {
-    version: selector.version,
-    label: selector.label ?? 'production',
-  });
 }
 
 /** Seed 000's message for a prompt that cannot be run by name. */

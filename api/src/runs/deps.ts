@@ -13,4 +13,6 @@ export interface RunDeps {
   dispatcher: RunDispatcher;
   /** SYNC_RUN_MODE=direct: sync and streaming runs are executed by this process (direct/) */
   direct?: DirectRunner | undefined;
+  /** sync and streaming runs report how long they waited for a worker (load shedding: sync-admission.ts) */
+  observeQueueDelay?: ((ms: number) => void) | undefined;
 }

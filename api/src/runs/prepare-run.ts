@@ -11,12 +11,8 @@ import type { AuthContext } from '../auth/auth-context.ts';
 import { assertPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import { renderVersion } from '../prompts/compiled-versions.ts';
-import {
-  findPromptForRun,
-  noProductionVersion,
-  type VersionSelector,
-  versionNotFound,
-} from '../prompts/versions.ts';
+import { findRunPrompt } from '../prompts/run-prompt-cache.ts';
+import { noProductionVersion, type VersionSelector, versionNotFound } from '../prompts/versions.ts';
 import type { RunDeps } from './deps.ts';
 import { assertBudgetLeft, runBudgetOf } from './run-budget.ts';
 import { runCacheKey } from './run-cache.ts';
@@ -63,8 +59,9 @@ export async function prepareRun(
   req: RunRequest,
   mode: RunMode,
 ): Promise<PreparedRun> {
-  // prompt and version in one statement; the checks keep their order (a restricted key gets 403 first)
-  const found = await findPromptForRun(deps.sql, auth.org.id, req.prompt, req);
+  // from this process's cache, else prompt and version in one statement; the checks keep their order
+  // (a restricted key gets 403 first)
+  const found = await findRunPrompt(deps.sql, auth.org.id, req.prompt, req);
   if (!found) throw noProductionVersion(req.prompt);
   const { prompt, version } = found;
   assertPromptAllowed(auth, prompt.id, 'run');

@@ -13,7 +13,7 @@ import { assertPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
 import type { RunDeps } from './deps.ts';
-import { waitForOutcome } from './run-workflow.ts';
+import { waitForOutcome, watchRunDone } from './run-outcome.ts';
 
 const TERMINAL: readonly RunStatus[] = ['succeeded', 'failed', 'canceled'];
 export const isTerminal = (status: RunStatus) => TERMINAL.includes(status);
@@ -121,7 +121,8 @@ async function settledWithin(promise: Promise<void>, ms: number): Promise<void> 
 
 /**
  * Long-poll: the run once it has finished, or undefined if it is still going after `seconds`.
- * The workflow writes the run row before it completes, so the row read after its result is final.
+ * Answers as soon as the run's completion commits (its NOTIFY), or when its workflow completes; the
+ * row read then is final (the workflow writes it before it completes).
  */
 export async function waitForRun(
   deps: RunDeps,
@@ -130,19 +131,26 @@ export async function waitForRun(
   seconds: number,
 ): Promise<RunResource | undefined> {
   const deadline = Date.now() + seconds * 1000;
-  let run = await findVisibleRun(deps.sql, auth, runId);
-  // a run this process has just accepted: its workflow is being started in the background
-  const dispatched = deps.dispatcher.whenSettled(runId);
-  if (dispatched && !isTerminal(run.status)) await settledWithin(dispatched, deadline - Date.now());
-  while (!isTerminal(run.status) && Date.now() < deadline) {
-    try {
-      await waitForOutcome(deps.temporal, runId, deadline - Date.now());
-    } catch (err) {
-      // not started yet: another process's dispatcher or a sweeper is on it
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+  // watched before the first read: an end between that read and the wait is not missed
+  const done = await watchRunDone(deps, runId);
+  try {
+    let run = await findVisibleRun(deps.sql, auth, runId);
+    // a run this process has just accepted: its workflow is being started in the background
+    const dispatched = deps.dispatcher.whenSettled(runId);
+    if (dispatched && !isTerminal(run.status)) await settledWithin(dispatched, deadline - Date.now());
+    while (!isTerminal(run.status) && Date.now() < deadline) {
+      try {
+        await waitForOutcome(deps, runId, deadline - Date.now(), { done });
+      } catch (err) {
+        // not started yet: another process's dispatcher or a sweeper is on it
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        const pause = sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+        await (done ? Promise.race([done.next(), pause]) : pause);
+      }
+      run = await findVisibleRun(deps.sql, auth, runId);
     }
-    run = await findVisibleRun(deps.sql, auth, runId);
+    return isTerminal(run.status) ? toRunResource(run) : undefined;
+  } finally {
+    done?.release();
   }
-  return isTerminal(run.status) ? toRunResource(run) : undefined;
 }

@@ -1,9 +1,8 @@
 import { failUnstartedRun, handOverToDispatch } from '@promptmill/infra/db';
-import { RUN_PROMPT_WORKFLOW, type RunOutcome, type RunPromptWorkflowInput } from '@promptmill/workflows';
+import { RUN_PROMPT_WORKFLOW, type RunPromptWorkflowInput } from '@promptmill/workflows';
 import {
   isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import { AppError } from '../http/app-error.ts';
@@ -39,12 +38,15 @@ export const runHandle = (temporal: TemporalHandle, runId: string) =>
 export async function startRunWorkflowOnce(
   temporal: TemporalHandle,
   input: RunPromptWorkflowInput,
+  opts: { eager?: boolean } = {},
 ): Promise<StartResult> {
   try {
-    await startWorkflow(temporal, RUN_PROMPT_WORKFLOW, {
-      ...runWorkflowOptions(temporal, input),
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
+    await startWorkflow(
+      temporal,
+      RUN_PROMPT_WORKFLOW,
+      { ...runWorkflowOptions(temporal, input), workflowIdReusePolicy: 'REJECT_DUPLICATE' },
+      opts,
+    );
     return 'started';
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already_started';
@@ -129,7 +131,8 @@ type StartState = { state: 'running' } | { state: 'unknown' } | { state: 'refuse
 export async function startRunWorkflow(deps: RunDeps, input: RunPromptWorkflowInput): Promise<void> {
   let start: StartState;
   try {
-    await startRunWorkflowOnce(deps.temporal, input);
+    // a caller waits for this run: on this process's own worker when it has one (eager start)
+    await startRunWorkflowOnce(deps.temporal, input, { eager: true });
     return;
   } catch (err) {
     start = isDefiniteRefusal(err)
@@ -153,50 +156,4 @@ export async function startRunWorkflow(deps: RunDeps, input: RunPromptWorkflowIn
   await failUnstartedRun(deps.sql, input.runId, code, message).catch(() => {});
   // the client gets the code and a fixed message; the error handler logs the refusal itself
   throw new AppError(code, message, { extra: { runId: input.runId }, cause: start.refusal });
-}
-
-/** The workflow's result, or undefined when it has not finished within `timeoutMs` or `signal` aborts. */
-export async function waitForOutcome(
-  temporal: TemporalHandle,
-  runId: string,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<RunOutcome | undefined> {
-  const { client } = temporal;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), Math.max(0, timeoutMs));
-  const stop = signal ? AbortSignal.any([controller.signal, signal]) : controller.signal;
-  try {
-    // the abort also ends the long-poll, so a timed-out wait leaves nothing running behind it
-    return await client.withAbortSignal(stop, () => runHandle(temporal, runId).result());
-  } catch (err) {
-    if (stop.aborted) return undefined;
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits for the run's workflow; after `timeoutMs` → 504 RUN_TIMEOUT (the run goes on). */
-export async function awaitRunOutcome(deps: RunDeps, runId: string, timeoutMs: number): Promise<RunOutcome> {
-  let outcome: RunOutcome | undefined;
-  try {
-    outcome = await waitForOutcome(deps.temporal, runId, timeoutMs);
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      throw new AppError('INTERNAL_ERROR', 'Run failed unexpectedly', { extra: { runId } });
-    }
-    throw err;
-  }
-  if (!outcome) throw runTimeoutError(runId, timeoutMs);
-  return outcome;
-}
-
-/** 504 RUN_TIMEOUT: a sync run still going after SYNC_RUN_TIMEOUT_MS (in either mode). */
-export function runTimeoutError(runId: string, timeoutMs: number): AppError {
-  return new AppError(
-    'RUN_TIMEOUT',
-    `Run did not finish within ${Math.round(timeoutMs / 1000)} s; it goes on: poll /v1/runs/${runId}`,
-    { extra: { runId } },
-  );
 }

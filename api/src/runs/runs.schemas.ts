@@ -132,7 +132,7 @@ export const syncRunResponseSchema = z
 export const SYNC_RUN_RESPONSES = {
   200: {
     description:
-      'The run succeeded. `X-Cache: HIT|MISS` when the version has cacheTtlSeconds (a hit costs nothing).',
+      'The run succeeded. `X-Cache: HIT|MISS` when the version has cacheTtlSeconds (a hit costs nothing). A client that closes the connection before the answer cancels the run (it ends `canceled`, with the usage of its attempts).',
     schema: syncRunResponseSchema,
   },
   400: {
@@ -155,6 +155,9 @@ export const SYNC_RUN_RESPONSES = {
     description:
       "PROVIDER_ERROR after retries and fallbacks, with a fixed message per kind of failure (e.g. `Model 'gpt-4o' failed: its provider answered HTTP 503`); the provider's own text is never shown",
   },
-  503: { description: 'SERVICE_UNAVAILABLE: the workflow service is unavailable; try again' },
+  503: {
+    description:
+      'SERVICE_UNAVAILABLE with `Retry-After`: this api process is at its limit of sync and streaming runs in flight (`SYNC_RUN_MAX_IN_FLIGHT`), answered at once and before anything is written; or the workflow service is unavailable; try again',
+  },
   504: { description: 'RUN_TIMEOUT: the run goes on; `runId` in the body, poll GET /v1/runs/:id' },
 };

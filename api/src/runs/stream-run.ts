@@ -4,8 +4,9 @@
  * Server-Sent Events writer.
  *
  * Ordering: deltas carry their offset in the output; the api writes the text strictly in order, and
- * writes `done` only after the workflow's result is in AND the end marker and all the text before
- * it have arrived (or a short grace period has passed), so `done`/`error` is always the last event.
+ * writes `done` only after the run's outcome is in (its recorded row, announced when its completion
+ * commits, or the workflow's result) AND the end marker and all the text before it have arrived (or
+ * a short grace period has passed), so `done`/`error` is always the last event.
  * A worker that crashes mid-stream re-runs the call; text already written is not written again
  * (with a non-deterministic model the re-run's text can differ: `done.output` is authoritative).
  *
@@ -17,27 +18,19 @@
  * `{runId, output, model, promptVersion, durationMs, usage}` or `event: error` `{code, message, runId}`;
  * a `: keep-alive` comment every 15 s while nothing else is sent.
  */
-import { DeltaSequencer, requestStreamCancel, runStreamHubFor } from '@promptmill/infra/run-stream';
+import { DeltaSequencer, runStreamHubFor } from '@promptmill/infra/run-stream';
 import { publicErrorCode, type RunOutcome } from '@promptmill/workflows';
 import type { Response } from 'express';
 import type { AuthContext } from '../auth/auth-context.ts';
 import type { RunDeps } from './deps.ts';
 import { streamDirectRun } from './direct/direct-stream.ts';
 import { prepareRun, type RunRequest } from './prepare-run.ts';
-import { runHandle } from './run-workflow.ts';
-import { startRun } from './sync-run.ts';
+import { cancelAbandonedRun, waitForOutcome, watchRunDone } from './run-outcome.ts';
+import { reportQueueDelay, startRun } from './sync-run.ts';
 
 const KEEP_ALIVE_MS = 15_000;
-/** After the workflow's result, how long to wait for deltas still in flight. */
+/** After the run's outcome, how long to wait for deltas still in flight. */
 const END_GRACE_MS = 2_000;
-
-/** Cancels a streaming run whose client went away: the workflow, and at once the provider request. */
-export async function cancelAbandonedStream(deps: RunDeps, runId: string): Promise<void> {
-  await runHandle(deps.temporal, runId)
-    .cancel()
-    .catch(() => {}); // already finished: nothing to cancel
-  await requestStreamCancel(deps.sql, runId).catch(() => {});
-}
 
 function writeEvent(res: Response, event: string, data: unknown): void {
   if (res.writableEnded || res.destroyed) return;
@@ -78,10 +71,12 @@ export async function streamRun(
     if (!res.writableFinished) gone.abort();
   });
 
+  const done = await watchRunDone(deps, runId);
   try {
     await startRun(deps, prepared, req);
   } catch (err) {
     unsubscribe();
+    done?.release();
     throw err;
   }
 
@@ -94,21 +89,25 @@ export async function streamRun(
   isOpen = true;
   writeDeltas(); // anything that came between the subscription and now
 
-  const { client } = deps.temporal;
   const keepAlive = setInterval(() => {
     if (!res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
   }, KEEP_ALIVE_MS);
 
   try {
-    let outcome: RunOutcome;
+    let outcome: RunOutcome | undefined;
     try {
-      outcome = await client.withAbortSignal(gone.signal, () => runHandle(deps.temporal, runId).result());
+      // the run row as soon as its completion commits, or the workflow's result (run-workflow.ts)
+      outcome = await waitForOutcome(deps, runId, Number.POSITIVE_INFINITY, {
+        done,
+        signal: gone.signal,
+        onRecorded: (run) => reportQueueDelay(deps, run),
+      });
     } catch (err) {
-      if (gone.signal.aborted) {
-        await cancelAbandonedStream(deps, runId);
-        return;
-      }
-      throw err;
+      if (!gone.signal.aborted) throw err;
+    }
+    if (!outcome) {
+      await cancelAbandonedRun(deps, runId); // no timeout: only a client that went away ends the wait
+      return;
     }
     const hasStreamed = outcome.status === 'succeeded' || outcome.error?.code === 'STREAM_BROKEN';
     if (hasStreamed) await sequencer.whenComplete(END_GRACE_MS);
@@ -135,6 +134,7 @@ export async function streamRun(
   } finally {
     clearInterval(keepAlive);
     unsubscribe();
+    done?.release();
     if (!res.writableEnded) res.end();
   }
 }

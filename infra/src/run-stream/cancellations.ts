@@ -1,13 +1,13 @@
 import type { Queryable, Sql } from '../db/client.ts';
 import { RUN_CANCEL_CHANNEL } from './channel.ts';
 
-/** The api's end: asks whichever worker streams `runId` to stop its provider request now. */
+/** The api's end: asks whichever worker calls the provider for `runId` to stop the request now. */
 export async function requestStreamCancel(sql: Queryable, runId: string): Promise<void> {
   await sql`SELECT pg_notify(${RUN_CANCEL_CHANNEL}, ${runId})`;
 }
 
 /**
- * The worker's end: one LISTEN connection per worker process, started on the first streaming call.
+ * The worker's end: one LISTEN connection per worker process, started on the first provider call.
  */
 export interface StreamCancellations {
   /** Resolves once this process is listening. */

@@ -10,8 +10,11 @@
  *   before it starts the workflow, so no delta can be missed. Any number of api and worker
  *   processes work: every listener sees every NOTIFY, and each process picks its own runs out.
  * - When a client goes away, the api NOTIFYs RUN_CANCEL_CHANNEL (payload = run id) and the worker
- *   streaming that run aborts the provider request at once (cancellations.ts): a workflow
- *   cancellation reaches a running local activity only at its next workflow-task heartbeat.
+ *   calling the provider for that run (streaming or not) aborts the request at once
+ *   (cancellations.ts): a workflow cancellation reaches a running local activity only at its next
+ *   workflow-task heartbeat.
+ * - When a run ends, the transaction that ends it NOTIFYs RUN_DONE_CHANNEL (a trigger, migration
+ *   012) and the api process waiting for it answers at once (run-done.ts).
  * - Why not the alternatives: Temporal itself (signals, queries, updates) reaches the workflow, not
  *   the api, and each would add a workflow task per token to the history; a message broker would be
  *   a new service to run for one feature; a direct worker → api connection needs addressing and
@@ -24,6 +27,8 @@ import { z } from 'zod';
 
 export const RUN_STREAM_CHANNEL = 'pm_run_stream';
 export const RUN_CANCEL_CHANNEL = 'pm_run_cancel';
+/** A run has ended (payload = run id): NOTIFYed by a trigger on `runs` (migration 012), see run-done.ts. */
+export const RUN_DONE_CHANNEL = 'pm_run_done';
 
 /** NOTIFY payloads must stay under 8000 bytes; longer deltas are split across messages. */
 export const STREAM_NOTIFY_MAX_BYTES = 7_900;

@@ -4,27 +4,17 @@
  * cancellation, ApplicationFailure); the api's direct mode calls it in its own retry loop
  * (@promptmill/workers/provider-call). Nothing here imports Temporal.
  */
-import { randomUUID } from 'node:crypto';
-import {
-  type AttemptEnd,
-  type AttemptStart,
-  finishAttempt,
-  type Queryable,
-  startAttempt,
-} from '@promptmill/infra/db';
-import {
-  estimatePromptTokens,
-  type ModelCallRequest,
-  type ModelCallResult,
-  type TokenUsage,
-} from '@promptmill/workflows';
+import { estimatePromptTokens, type ModelCallRequest, type ModelCallResult } from '@promptmill/workflows';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { RunMetrics } from '../metrics.ts';
 import { type ModelPrice, usageWithCost } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { type AttemptLog, openAttempt } from './attempt-log.ts';
 import { oversizeOutputFailure } from './output-size.ts';
 import { classifyProviderError, type ProviderFailure, providerErrorDetail } from './provider-failure.ts';
+
+export { type AttemptLog, attemptSeq, attemptStartOf, sqlAttemptLog } from './attempt-log.ts';
 
 export interface ProviderCallDeps {
   providers: ProviderRegistry;
@@ -32,20 +22,6 @@ export interface ProviderCallDeps {
   metrics: Pick<RunMetrics, 'observeProviderLatency'>;
   /** A streaming call that receives nothing for this long is aborted (default 60 s). */
   streamIdleTimeoutMs?: number | undefined;
-}
-
-/** Where a call's usage row goes: opened before the call, closed after it. */
-export interface AttemptLog {
-  open(start: AttemptStart): Promise<void>;
-  finish(end: AttemptEnd): Promise<void>;
-}
-
-/** The attempt rows written as they happen (startAttempt / finishAttempt). */
-export function sqlAttemptLog(sql: Queryable): AttemptLog {
-  return {
-    open: (start) => startAttempt(sql, start),
-    finish: (end) => finishAttempt(sql, end),
-  };
 }
 
 /** Where a streaming call's deltas go: the run-stream publisher (worker) or the SSE response (api). */
@@ -74,14 +50,6 @@ export type ProviderCallOutcome =
   /** `canceled`: the call stopped because `signal` aborted */
   | { ok: false; failure: ProviderFailure; canceled: boolean };
 
-/**
- * Attempts are ordered per model: model index × 1000 + attempt number. A call a new worker makes
- * again after a crash has the same number (its row has its own attempt id).
- */
-export function attemptSeq(modelIndex: number, attempt: number): number {
-  return modelIndex * 1000 + attempt;
-}
-
 export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCreateParamsNonStreaming {
   const p = req.params;
   return {
@@ -97,67 +65,7 @@ export function buildCompletionParams(req: ModelCallRequest): ChatCompletionCrea
   };
 }
 
-/**
- * One provider call's usage row (usage_events kind 'attempt'), opened before the call with its own
- * attempt id — a call a crash makes a new process repeat is billed again, so it is another row — and
- * the prompt estimated, which is what the row keeps if the process dies mid-call. The run's first
- * call also marks the run running.
- */
-export function attemptStartOf(
-  deps: Pick<ProviderCallDeps, 'priceOf'>,
-  req: ModelCallRequest,
-  attempt: number,
-  provider: string,
-): AttemptStart {
-  return {
-    runId: req.runId,
-    orgId: req.orgId,
-    keyId: req.keyId,
-    promptId: req.promptId,
-    promptVersion: req.promptVersion,
-    attemptId: randomUUID(),
-    seq: attemptSeq(req.modelIndex, attempt),
-    model: req.model,
-    provider,
-    estimate: usageWithCost(estimatePromptTokens(req.messages), 0, deps.priceOf(req.model)),
-    isFirst: req.modelIndex === 0 && attempt === 1,
-  };
-}
-
-interface OpenAttempt {
-  /** performance.now() when the provider call began */
-  readonly started: number;
-  /** Closes the call's usage row: what the provider reported, or what it must have billed. */
-  finish(
-    status: 'succeeded' | 'failed',
-    usage: TokenUsage,
-    errorCode: string | null,
-    errorDetail?: string,
-  ): Promise<void>;
-}
-
-async function openAttempt(
-  deps: ProviderCallDeps,
-  call: ProviderCall,
-  provider: string,
-): Promise<OpenAttempt> {
-  const start = attemptStartOf(deps, call.req, call.attempt, provider);
-  await call.log.open(start);
-  const started = performance.now();
-  return {
-    started,
-    finish: (status, usage, errorCode, errorDetail) =>
-      call.log.finish({
-        runId: start.runId,
-        attemptId: start.attemptId,
-        status,
-        errorCode,
-        errorDetail: errorDetail ?? null,
-        usage,
-        latencyMs: Math.round(performance.now() - started),
-      }),
-  };
-}
+const CANCELED: ProviderFailure = { code: 'RUN_CANCELED', message: 'Run was canceled', nonRetryable: true };
 
 const failed = (failure: ProviderFailure, canceled = false): ProviderCallOutcome => ({
   ok: false,
@@ -174,6 +82,7 @@ async function plainProviderCall(deps: ProviderCallDeps, call: ProviderCall): Pr
   const { req } = call;
   const provider = deps.providers.forModel(req.model);
   const attempt = await openAttempt(deps, call, provider.name);
+  if (attempt.recorded) return { ok: true, result: attempt.recorded };
   const { started } = attempt;
   let completion: Awaited<ReturnType<typeof provider.client.chat.completions.create>>;
   try {
@@ -182,9 +91,15 @@ async function plainProviderCall(deps: ProviderCallDeps, call: ProviderCall): Pr
     });
   } catch (err) {
     deps.metrics.observeProviderLatency(provider.name, req.model, (performance.now() - started) / 1000);
-    const failure = { ...classifyProviderError(err, req.model), detail: providerErrorDetail(err) };
+    const detail = providerErrorDetail(err);
+    if (call.signal.aborted) {
+      // canceled, not failed: no answer came, so nothing is billed; never retried
+      await attempt.finish('failed', usageWithCost(0, 0, undefined), 'RUN_CANCELED', detail);
+      return failed({ ...CANCELED, detail }, true);
+    }
+    const failure = { ...classifyProviderError(err, req.model), detail };
     await attempt.finish('failed', usageWithCost(0, 0, undefined), failure.code, failure.detail);
-    return failed(failure, call.signal.aborted);
+    return failed(failure);
   }
   const seconds = (performance.now() - started) / 1000;
   deps.metrics.observeProviderLatency(provider.name, req.model, seconds);
@@ -196,18 +111,17 @@ async function plainProviderCall(deps: ProviderCallDeps, call: ProviderCall): Pr
   );
   const output = completion.choices[0]?.message?.content ?? '';
   const oversize = oversizeOutputFailure(output, req.model);
-  await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
-  if (oversize) return failed(oversize);
-  return {
-    ok: true,
-    result: {
-      output,
-      model: req.model,
-      provider: provider.name,
-      usage,
-      latencyMs: Math.round(seconds * 1000),
-    },
-  };
+  if (oversize) {
+    await attempt.finish('failed', usage, 'PROVIDER_REJECTED');
+    return failed(oversize);
+  }
+  return attempt.succeed({
+    output,
+    model: req.model,
+    provider: provider.name,
+    usage,
+    latencyMs: Math.round(seconds * 1000),
+  });
 }
 
 /**
@@ -223,6 +137,7 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
   const provider = deps.providers.forModel(req.model);
   const price = deps.priceOf(req.model);
   const attempt = await openAttempt(deps, call, provider.name);
+  if (attempt.recorded) return { ok: true, result: attempt.recorded };
   const { started } = attempt;
   const idleMs = deps.streamIdleTimeoutMs ?? 60_000;
   // the request stops when the call is canceled or the stream goes idle (forwarded by hand:
@@ -270,7 +185,7 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
     if (call.signal.aborted) {
       await sink.flush();
       await attempt.finish('failed', streamedSoFar(), 'RUN_CANCELED');
-      return failed({ code: 'RUN_CANCELED', message: 'Run was canceled', nonRetryable: true }, true);
+      return failed(CANCELED, true);
     }
     const idleFor = `no data for ${idleMs} ms`;
     // what broke, for the log and the attempt record: the transport's error, or the idle timeout
@@ -305,18 +220,17 @@ async function streamProviderCall(deps: ProviderCallDeps, call: ProviderCall): P
     ? usageWithCost(reported.prompt_tokens, reported.completion_tokens, price)
     : usageWithCost(estimatePromptTokens(req.messages), contentChunks, price);
   const oversize = oversizeOutputFailure(output, req.model);
-  await attempt.finish(oversize ? 'failed' : 'succeeded', usage, oversize ? 'PROVIDER_REJECTED' : null);
-  if (oversize) return failed(oversize);
-  return {
-    ok: true,
-    result: {
-      output,
-      model: req.model,
-      provider: provider.name,
-      usage,
-      latencyMs: Math.round(performance.now() - started),
-    },
-  };
+  if (oversize) {
+    await attempt.finish('failed', usage, 'PROVIDER_REJECTED');
+    return failed(oversize);
+  }
+  return attempt.succeed({
+    output,
+    model: req.model,
+    provider: provider.name,
+    usage,
+    latencyMs: Math.round(performance.now() - started),
+  });
 }
 
 const NO_SINK: DeltaSink = {

@@ -87,6 +87,29 @@ export interface ModelCallResult {
   provider: string;
   usage: TokenUsage;
   latencyMs: number;
+  /**
+   * Present when the call also recorded the run's completion (ModelCallRequest.completeOnSuccess),
+   * or found it already recorded: the workflow then schedules no completeRun.
+   */
+  completion?: RunCompletionResult | undefined;
+}
+
+/** A run's totals after its completion. */
+export interface RunCompletionResult {
+  usage: TokenUsage;
+  attempts: number;
+  /**
+   * Set when an earlier completion of the run had been recorded (a retried or repeated activity, a
+   * success recorded just before a cancellation won the race in the workflow): that outcome stands.
+   */
+  final?: RecordedRunOutcome | undefined;
+}
+
+export interface RecordedRunOutcome {
+  status: 'succeeded' | 'failed' | 'canceled';
+  output: string | null;
+  model: string;
+  error: RunError | null;
 }
 
 export interface RunError {

@@ -5,7 +5,10 @@
 // Re-record the fixtures (only for a deliberate, versioned change to the workflow):
 //   RECORD_HISTORIES=1 npx vitest run --project unit workflows/src/workflows/run-prompt.replay.test.ts \
 //     && npx biome format --write workflows/test/histories
-import { readFileSync, writeFileSync } from 'node:fs';
+// Histories of earlier versions stay in subfolders and are replayed too, so runs started by older
+// code still finish: v1/ is from before a successful call recorded the run's completion itself (two
+// local activities on the happy path).
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -25,8 +28,14 @@ import {
 } from '../../test/workflow-env.ts';
 
 const isRecording = process.env.RECORD_HISTORIES === '1';
-const fixture = (name: string) =>
-  fileURLToPath(new URL(`../../test/histories/${name}.json`, import.meta.url));
+const HISTORIES_DIR = fileURLToPath(new URL('../../test/histories/', import.meta.url));
+const fixture = (name: string) => `${HISTORIES_DIR}${name}.json`;
+/** every recorded history, current and earlier versions: `run-prompt-succeeded`, `v1/run-prompt-succeeded`, … */
+const allFixtures = () =>
+  readdirSync(HISTORIES_DIR, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
 
 /** The scenarios whose histories are kept: one per path through the workflow. */
 const SCENARIOS: Record<string, (t: WorkflowTestEnv) => Promise<void>> = {
@@ -97,7 +106,15 @@ describe('runPromptWorkflow replay', () => {
     bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
   }, 60_000);
 
-  for (const name of Object.keys(SCENARIOS)) {
+  it('keeps a history of every scenario, and of the earlier version', () => {
+    const names = allFixtures();
+    for (const name of Object.keys(SCENARIOS)) {
+      expect(names).toContain(name);
+      expect(names).toContain(`v1/${name}`);
+    }
+  });
+
+  for (const name of allFixtures()) {
     it(`replays the recorded ${name} history deterministically`, async () => {
       const history = historyFromJSON(JSON.parse(readFileSync(fixture(name), 'utf8')));
       expect(history.events?.length).toBeGreaterThan(3);

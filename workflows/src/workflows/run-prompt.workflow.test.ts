@@ -1,5 +1,6 @@
 // Workflow logic of runPromptWorkflow on the Temporal time-skipping test server, with plain-function
-// activities (no module mocking): retry schedule, non-retryable failures, fallbacks, cancellation.
+// activities (no module mocking): retry schedule, non-retryable failures, fallbacks, cancellation,
+// and who records the completion (the successful call itself, else completeRun).
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -25,9 +26,10 @@ afterAll(async () => {
 const retryable = (message: string) => ApplicationFailure.create({ type: 'PROVIDER_ERROR', message });
 
 describe('runPromptWorkflow', () => {
-  it('calls the model once and records a succeeded run', async () => {
+  it('calls the model once and records a succeeded run in that one activity (no completeRun)', async () => {
     const acts = fakeActivities(async (req) => reply(req.model));
-    const wfInput = input({ mode: 'stream' });
+    const wfInput = input({ mode: 'stream', cacheKey: 'ck_1', cacheTtlSeconds: 60 });
+    const before = Date.now();
     const outcome = await runWorkflow(t, acts, wfInput);
 
     expect(outcome).toMatchObject({
@@ -40,14 +42,75 @@ describe('runPromptWorkflow', () => {
       error: null,
     });
     expect(acts.recorded.calls).toEqual([{ model: 'model-a', modelIndex: 0, attempt: 1, mode: 'stream' }]);
+    expect(acts.recorded.completedBy).toEqual(['callModel']);
     expect(acts.recorded.completions).toHaveLength(1);
     expect(acts.recorded.completions[0]).toMatchObject({
       runId: wfInput.runId,
+      promptName: 'greeting',
       status: 'succeeded',
       output: 'hello from model-a',
       model: 'model-a',
       errorCode: null,
       errorMessage: null,
+      cacheKey: 'ck_1',
+      cacheTtlSeconds: 60,
+    });
+    // measured from the workflow's start (handed to the call as completeOnSuccess.startedAt)
+    const latency = acts.recorded.completions[0]?.latencyMs ?? -1;
+    expect(latency).toBeGreaterThanOrEqual(0);
+    expect(latency).toBeLessThanOrEqual(Date.now() - before);
+  });
+
+  it('a worker that does not complete on success (older code) gets the run completed by completeRun', async () => {
+    const acts = fakeActivities(async (req) => reply(req.model), { ignoreCompleteOnSuccess: true });
+    const wfInput = input({ cacheKey: 'ck_2', cacheTtlSeconds: 30 });
+    const outcome = await runWorkflow(t, acts, wfInput);
+
+    expect(outcome).toMatchObject({ status: 'succeeded', output: 'hello from model-a', attempts: 1 });
+    expect(acts.recorded.completedBy).toEqual(['completeRun']);
+    expect(acts.recorded.completions[0]).toMatchObject({
+      status: 'succeeded',
+      output: 'hello from model-a',
+      cacheKey: 'ck_2',
+      cacheTtlSeconds: 30,
+    });
+  });
+
+  it('an outcome recorded earlier stands: the workflow returns it, not its own', async () => {
+    // e.g. the call's success was committed just before a cancellation reached the workflow
+    const acts = fakeActivities(
+      async () => {
+        throw ApplicationFailure.create({
+          type: 'PROVIDER_REJECTED',
+          message: 'HTTP 400',
+          nonRetryable: true,
+        });
+      },
+      { alreadyCompleted: { status: 'succeeded', output: 'earlier answer', model: 'model-a', error: null } },
+    );
+    const outcome = await runWorkflow(t, acts, input());
+
+    expect(acts.recorded.completedBy).toEqual(['completeRun']);
+    expect(acts.recorded.completions[0]).toMatchObject({ status: 'failed', errorCode: 'PROVIDER_REJECTED' });
+    expect(outcome).toMatchObject({ status: 'succeeded', output: 'earlier answer', error: null });
+  });
+
+  it('a call that finds the run completed (a repeated call after a crash) reports that outcome', async () => {
+    const acts = fakeActivities(async (req) => reply(req.model), {
+      alreadyCompleted: {
+        status: 'failed',
+        output: null,
+        model: 'model-a',
+        error: { code: 'PROVIDER_ERROR', message: "Model 'model-a' call failed" },
+      },
+    });
+    const outcome = await runWorkflow(t, acts, input());
+
+    expect(acts.recorded.completedBy).toEqual(['callModel']);
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      output: null,
+      error: { code: 'PROVIDER_ERROR', message: "Model 'model-a' call failed" },
     });
   });
 
@@ -65,15 +128,21 @@ describe('runPromptWorkflow', () => {
       ['model-a', 3],
     ]);
     expect(acts.recorded.completions.map((c) => c.status)).toEqual(['succeeded']);
+    expect(acts.recorded.completedBy).toEqual(['callModel']);
   });
 
   it('waits out a long backoff on workflow time (skipped), not wall time', async () => {
     // Backoffs above the local activity's localRetryThreshold (10 s) become workflow timers,
     // which the test server skips: 20 s + 40 s of backoff pass in well under a second of wall time.
-    const acts = fakeActivities(async (req, attempt) => {
-      if (attempt < 3) throw retryable(`HTTP 503 on attempt ${attempt}`);
-      return reply(req.model);
-    });
+    // (completeRun measures latency on workflow time; a call completing the run measures it on the
+    // worker's clock, which the test server does not skip: so completeRun here)
+    const acts = fakeActivities(
+      async (req, attempt) => {
+        if (attempt < 3) throw retryable(`HTTP 503 on attempt ${attempt}`);
+        return reply(req.model);
+      },
+      { ignoreCompleteOnSuccess: true },
+    );
     const wallStart = Date.now();
     const skewBefore = (await t.env.currentTimeMs()) - Date.now();
     const outcome = await runWorkflow(
@@ -171,6 +240,7 @@ describe('runPromptWorkflow', () => {
       error: { code: 'PROVIDER_ERROR', message: "Model 'model-b' failed with HTTP 500 (attempt 2)" },
     });
     expect(acts.recorded.completions).toHaveLength(1);
+    expect(acts.recorded.completedBy).toEqual(['completeRun']);
     expect(acts.recorded.completions[0]).toMatchObject({ status: 'failed', errorCode: 'PROVIDER_ERROR' });
   });
 
@@ -214,6 +284,7 @@ describe('runPromptWorkflow', () => {
       error: { code: 'RUN_CANCELED', message: 'Run was canceled' },
     });
     expect(acts.recorded.completions).toHaveLength(1);
+    expect(acts.recorded.completedBy).toEqual(['completeRun']);
     expect(acts.recorded.completions[0]).toMatchObject({ status: 'canceled', errorCode: 'RUN_CANCELED' });
   });
 });

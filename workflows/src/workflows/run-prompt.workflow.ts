@@ -43,6 +43,12 @@ function failureOf(err: unknown, model: string): { code: ErrorCode; message: str
  * One prompt run: call the model (retries per model inside the activity's retry policy, then the
  * fallback models in order), then record the outcome and its usage exactly once.
  * Workflow id = run id, so the Temporal UI shows every run under the id the API returns.
+ *
+ * On the happy path the successful call records the run's completion itself (completeOnSuccess: one
+ * local activity, one history marker, one transaction); failures and cancellations go through
+ * completeRun. Whether completeRun is scheduled depends on the call's recorded result (a
+ * `completion` in it), not on the code's version, so histories from before (results without one:
+ * workflows/test/histories/v1) replay unchanged.
  */
 export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<RunOutcome> {
   const startedAt = Date.now(); // workflow time: deterministic on replay
@@ -83,6 +89,12 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
           messages: input.messages,
           params: input.params,
           mode: input.mode,
+          completeOnSuccess: {
+            promptName: input.promptName,
+            startedAt,
+            cacheKey: input.cacheKey,
+            cacheTtlSeconds: input.cacheTtlSeconds,
+          },
         });
         status = 'succeeded';
         break;
@@ -100,29 +112,33 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
   }
 
   const model = result?.model ?? input.model;
-  const completion = await CancellationScope.nonCancellable(() =>
-    completeRun({
-      ...identity,
-      promptName: input.promptName,
-      status,
-      output: result?.output ?? null,
-      model,
-      errorCode: status === 'succeeded' ? null : failure.code,
-      errorMessage: status === 'succeeded' ? null : failure.message,
-      latencyMs: Date.now() - startedAt,
-      cacheKey: status === 'succeeded' ? input.cacheKey : undefined,
-      cacheTtlSeconds: input.cacheTtlSeconds,
-    }),
-  );
+  const completion =
+    result?.completion ??
+    (await CancellationScope.nonCancellable(() =>
+      completeRun({
+        ...identity,
+        promptName: input.promptName,
+        status,
+        output: result?.output ?? null,
+        model,
+        errorCode: status === 'succeeded' ? null : failure.code,
+        errorMessage: status === 'succeeded' ? null : failure.message,
+        latencyMs: Date.now() - startedAt,
+        cacheKey: status === 'succeeded' ? input.cacheKey : undefined,
+        cacheTtlSeconds: input.cacheTtlSeconds,
+      }),
+    ));
 
+  // the run's first recorded completion stands (a success recorded just before a cancellation won)
+  const { final } = completion;
   return {
     runId: workflowInfo().workflowId,
-    status,
-    output: result?.output ?? null,
-    model,
+    status: final?.status ?? status,
+    output: final ? final.output : (result?.output ?? null),
+    model: final?.model ?? model,
     usage: completion.usage,
     attempts: completion.attempts,
     durationMs: Date.now() - startedAt,
-    error: status === 'succeeded' ? null : failure,
+    error: final ? final.error : status === 'succeeded' ? null : failure,
   };
 }

@@ -5,7 +5,8 @@
  * call, the run's completion (completeRun's rows, in direct-runs.queries.ts), the run metrics.
  *
  * Database statements of a run: one before the first provider call (run + reservation + attempt row,
- * insertDirectRun) and one after the last (that call's usage + the completion, completeDirectRun);
+ * insertDirectRun) and one after the last (that call's usage + the completion: completeRun, as the
+ * workflow's happy path records it);
  * each retry or fallback adds one (the failed call's usage and the next call's row). No Temporal.
  *
  * Cancellation: the client going away (`signal`) or POST /v1/runs/:id/cancel from any api process
@@ -14,7 +15,6 @@
  */
 import {
   type AttemptEnd,
-  completeDirectRun,
   completeRun,
   finishAttempt,
   insertDirectRun,
@@ -35,6 +35,7 @@ import {
 import {
   type AttemptState,
   FIRST_ATTEMPT,
+  isErrorCode,
   type ModelCallResult,
   modelsInOrder,
   nextAttempt,
@@ -121,8 +122,9 @@ export function createDirectRunner(deps: DirectRunnerDeps): DirectRunner {
         if (isInserted) {
           if (pending) await finishAttempt(sql, pending);
           pending = undefined;
+          // (a run a sweep already failed opens no row: its completion below finds it recorded)
           await startAttempt(sql, start);
-          return;
+          return undefined;
         }
         const row = newRunRow(prepared, req);
         const inserted = await insertDirectRun(sql, row, prepared.budget, start, deps.leaseMs);
@@ -130,6 +132,7 @@ export function createDirectRunner(deps: DirectRunnerDeps): DirectRunner {
         isInserted = true;
         deps.leases.hold(runId);
         opts.onStarted?.();
+        return undefined;
       },
       async finish(end) {
         pending = end;
@@ -224,12 +227,19 @@ export function createDirectRunner(deps: DirectRunnerDeps): DirectRunner {
         cacheKey: status === 'succeeded' ? input.cacheKey : undefined,
         cacheTtlSeconds: input.cacheTtlSeconds,
       };
-      const totals: RunTotals = pending
-        ? await completeDirectRun(sql, completion, pending)
-        : await completeRun(sql, completion);
+      // the workflow's completion (one transaction, with the last call's row): the same rows, and the
+      // same pm_run_done NOTIFY when it commits
+      const totals: RunTotals = await completeRun(sql, completion, pending);
       if (!totals.recorded) {
         // a sweep failed the run first (this process stalled past its lease): that is its outcome
-        return outcomeOf(runId, 'failed', null, model, totals, started, ORPHANED_RUN_ERROR);
+        const final = totals.final;
+        if (!final) return outcomeOf(runId, 'failed', null, model, totals, started, ORPHANED_RUN_ERROR);
+        const code = final.errorCode;
+        const finalError: RunError | null =
+          code === null
+            ? null
+            : { code: isErrorCode(code) ? code : 'INTERNAL_ERROR', message: final.errorMessage ?? '' };
+        return outcomeOf(runId, final.status, final.output, final.model, totals, started, finalError);
       }
       deps.metrics.recordRun(
         {

@@ -1,7 +1,7 @@
 import type { RunOutcome } from '@promptmill/workflows';
 import type { Response } from 'express';
 import type { PreparedRun, RunRequest } from '../prepare-run.ts';
-import { runTimeoutError } from '../run-workflow.ts';
+import { runTimeoutError } from '../run-outcome.ts';
 import type { DirectRunner } from './direct-runner.ts';
 
 /** Aborts when the client goes away before its answer is sent (a finished answer does not). */

@@ -25,6 +25,8 @@ export interface BatcherOptions {
   maxBatch: number;
   /** runs waiting in memory beyond this are left to the sweeper */
   maxQueued: number;
+  /** nor more than about this many bytes of them (their prompts: a run's may be up to 1.5 MB) */
+  maxQueuedBytes?: number | undefined;
   /** test only: a run waits this long in memory before its claim, so a test can kill the process first */
   holdMs?: number | undefined;
 }
@@ -53,7 +55,13 @@ const ERROR_LOG_INTERVAL_MS = 5_000;
 interface Entry {
   input: RunPromptWorkflowInput;
   queuedAt: number;
+  /** about what its input holds in memory (sizeOf) */
+  bytes: number;
 }
+
+/** About the memory a run's input holds: its messages' text (UTF-16) and some overhead. */
+const sizeOf = (input: RunPromptWorkflowInput) =>
+  512 + 2 * (input.messages ?? []).reduce((n, m) => n + m.content.length, 0);
 
 interface Settler {
   promise: Promise<void>;
@@ -64,6 +72,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createDispatchBatcher(o: BatcherOptions): DispatchBatcher {
   const waiting: Entry[] = [];
+  let waitingBytes = 0;
   const ready: Entry[] = [];
   let inFlight = 0;
   let failed: string[] = [];
@@ -124,11 +133,14 @@ export function createDispatchBatcher(o: BatcherOptions): DispatchBatcher {
       while (n < limit && n < waiting.length && !isHeld(waiting[n]!, now)) n++;
       if (n === 0) return;
       const batch = waiting.splice(0, n);
+      const batchBytes = batch.reduce((sum, e) => sum + e.bytes, 0);
+      waitingBytes -= batchBytes;
       let claimed: Set<string>;
       try {
         claimed = new Set(await o.store.claim(batch.map((e) => e.input.runId)));
       } catch (err) {
         waiting.unshift(...batch);
+        waitingBytes += batchBytes;
         retryAt = Date.now() + CLAIM_RETRY_MS;
         o.logger.warn({ err, runs: batch.length }, 'run dispatch: claim failed; retrying');
         return;
@@ -210,18 +222,23 @@ export function createDispatchBatcher(o: BatcherOptions): DispatchBatcher {
 
   return {
     dispatch(input) {
-      if (stopped || waiting.length >= o.maxQueued) return; // committed: a sweeper starts it
+      const bytes = sizeOf(input);
+      const isFull =
+        waiting.length >= o.maxQueued ||
+        (o.maxQueuedBytes !== undefined && waitingBytes + bytes > o.maxQueuedBytes);
+      if (stopped || isFull) return; // committed: a sweeper starts it
       let resolve = () => {};
       const promise = new Promise<void>((r) => {
         resolve = r;
       });
       settlers.set(input.runId, { promise, resolve });
-      waiting.push({ input, queuedAt: Date.now() });
+      waiting.push({ input, queuedAt: Date.now(), bytes });
+      waitingBytes += bytes;
       schedule();
     },
     startClaimed(inputs) {
       const now = Date.now();
-      for (const input of inputs) ready.push({ input, queuedAt: now });
+      for (const input of inputs) ready.push({ input, queuedAt: now, bytes: 0 });
       pump();
     },
     room: () => (stopping ? 0 : room()),
@@ -244,6 +261,7 @@ export function createDispatchBatcher(o: BatcherOptions): DispatchBatcher {
       // unclaimed runs need nothing: any sweeper claims them; claimed, unstarted ones are given back
       const unstarted = ready.splice(0).map((e) => e.input.runId);
       const unclaimed = waiting.splice(0).map((e) => e.input.runId);
+      waitingBytes = 0;
       const release = [...failed, ...unstarted];
       failed = [];
       if (release.length > 0) {

@@ -231,6 +231,17 @@ describe('run dispatcher', () => {
     expect(h.d.whenSettled('run_3')).toBeUndefined();
   });
 
+  it('leaves runs beyond maxQueuedBytes to the sweeper: big prompts cannot fill the memory', async () => {
+    const h = harness({ maxQueuedBytes: 10_000, holdMs: 10_000 });
+    const big = (runId: string) =>
+      ({ runId, messages: [{ role: 'user', content: 'x'.repeat(2_000) }] }) as RunPromptWorkflowInput;
+    for (const id of ['run_1', 'run_2', 'run_3']) h.d.dispatch(big(id));
+    expect(h.d.pending()).toBe(2); // 2 × (4,000 + 512) bytes fit, a third would not
+    expect(h.d.whenSettled('run_3')).toBeUndefined();
+    h.d.dispatch(input('run_small'));
+    expect(h.d.pending()).toBe(3);
+  });
+
   it('sweeps: fails expired runs (abandoned) and starts orphans, within its free room', async () => {
     const h = harness({ concurrency: 2, sweepBatch: 10 });
     h.store.expired = ['run_old1', 'run_old2'];

@@ -48,6 +48,8 @@ export const DISPATCH_TUNING = {
   flushIntervalMs: 20,
   maxBatch: 500,
   maxQueued: 20_000,
+  /** the runs waiting in memory hold at most about this much (beyond, the sweepers start them) */
+  maxQueuedBytes: 64 * 1024 * 1024,
   sweepBatch: 200,
   minAgeSeconds: 5,
   staleClaimSeconds: 30,

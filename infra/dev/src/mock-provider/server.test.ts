@@ -385,6 +385,29 @@ describe('mock provider: behaviours', () => {
     expect(mock.calls({ contains: t })).toMatchObject([{ status: 0 }]);
   });
 
+  it('records when the caller aborted a call before the answer, and only then', async () => {
+    const t = tag('aborted');
+    mock.addRule({ match: { contains: t }, times: 1, action: { type: 'delay', ms: 5_000 } });
+    const controller = new AbortController();
+    const pending = captureError(
+      client.chat.completions.create(
+        { model: 'mock-1', messages: [{ role: 'user', content: t }] },
+        { signal: controller.signal },
+      ),
+    );
+    await expect.poll(() => mock.calls({ contains: t }).length).toBe(1);
+    const abortedAt = Date.now();
+    controller.abort();
+    await pending;
+    await expect.poll(() => mock.calls({ contains: t })[0]?.abortedAt).toBeDefined();
+    const [call] = mock.calls({ contains: t });
+    expect(call!.abortedAt! - abortedAt).toBeLessThan(1_000);
+    expect(call!.status).toBe(0);
+    // an answered call has none
+    await client.chat.completions.create({ model: 'mock-1', messages: [{ role: 'user', content: t }] });
+    expect(mock.calls({ contains: t })[1]?.abortedAt).toBeUndefined();
+  });
+
   it('close() ends hanging requests, delayed requests and idle sockets quickly', async () => {
     const own = await startMockProvider();
     const ownClient = new OpenAI({ baseURL: own.url, apiKey: 'x', maxRetries: 0 });

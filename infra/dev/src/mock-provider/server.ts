@@ -50,6 +50,8 @@ export interface MockCall {
   ruleId?: string;
   /** in-band directive that handled the request, if any (e.g. `fail=500`) */
   directive?: string;
+  /** epoch ms when the caller closed the request before the whole answer was sent (it aborted the call) */
+  abortedAt?: number;
 }
 
 export interface CallFilter {
@@ -279,6 +281,13 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     if (behavior?.ruleId !== undefined) call.ruleId = behavior.ruleId;
     if (behavior?.directive !== undefined) call.directive = behavior.directive;
     recordCall(call);
+    signal.addEventListener(
+      'abort',
+      () => {
+        if (!res.writableFinished) call.abortedAt = Date.now();
+      },
+      { once: true },
+    );
 
     const action: MockAction | undefined = behavior?.action;
     let chunkDelayMs = 0;

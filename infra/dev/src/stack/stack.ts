@@ -5,6 +5,7 @@ import { freePort } from './ports.ts';
 import { type LocalPostgres, startEmbeddedPostgres } from './postgres.ts';
 import { type ServiceProcess, startService } from './processes.ts';
 import { type LocalTemporal, REPO_ROOT, startTemporalDevServer, stopChild } from './temporal.ts';
+import { prebuiltWorkflowBundle } from './workflow-bundle.ts';
 
 export interface StackOptions {
   /** where embedded Postgres and the Temporal sqlite file live */
@@ -105,12 +106,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
 
     const workerMetricsPort = await pick(opts.workerMetricsPort, 9464);
+    const bundle = shared.WORKFLOW_BUNDLE_PATH
+      ? {}
+      : { WORKFLOW_BUNDLE_PATH: await prebuiltWorkflowBundle(log) };
     let worker: ServiceProcess | undefined;
     const startWorker = async () => {
       worker = await startService({
         name: 'worker',
         entry: 'workers/src/main.ts',
-        env: { ...shared, WORKER_METRICS_PORT: String(workerMetricsPort) },
+        env: { ...shared, ...bundle, WORKER_METRICS_PORT: String(workerMetricsPort) },
         readyEvent: 'worker.ready',
         log,
         timeoutMs: 120_000,
@@ -138,7 +142,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const api = await startService({
         name: apis.length === 0 ? 'api' : `api-${i + 1}`,
         entry: 'api/src/main.ts',
-        env: { ...shared, PORT: String(port), ADMIN_TOKEN: opts.adminToken },
+        // the bundle too: an api with API_EMBEDDED_WORKER=true hosts a worker
+        env: { ...shared, ...bundle, PORT: String(port), ADMIN_TOKEN: opts.adminToken },
         readyEvent: 'api.ready',
         log,
       });

@@ -1,6 +1,5 @@
 import type { ErrorCode, RunIdentity, TokenUsage } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
-import { releaseReservations } from './budget.queries.ts';
 import type { NewRun } from './runs.queries.ts';
 
 // Usage accounting of runs: one usage_events row per provider call (attempt) and per finished run,
@@ -67,22 +66,62 @@ export interface AttemptStart extends RunIdentity {
   isFirst: boolean;
 }
 
+/** What a run's first completion recorded (it stands: later completions record nothing). */
+export interface RecordedOutcome {
+  status: 'succeeded' | 'failed' | 'canceled';
+  output: string | null;
+  model: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+  usage: TokenUsage;
+  attempts: number;
+}
+
+const RECORDED_OUTCOME = (sql: Queryable) => sql`
+  r.status, r.output, r.model, r.error_code AS "errorCode", r.error_message AS "errorMessage",
+  r.prompt_tokens AS "promptTokens", r.completion_tokens AS "completionTokens", r.cost, r.attempts`;
+
+type RecordedRow = Omit<RecordedOutcome, 'usage'> & {
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+};
+
+const toRecordedOutcome = ({
+  promptTokens,
+  completionTokens,
+  cost,
+  ...rest
+}: RecordedRow): RecordedOutcome => ({
+  ...rest,
+  usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cost },
+});
+
 /**
  * Opens one provider call's usage row, before the call (status 'started', the estimate), and moves
  * the run to running on its first call. Writing it again for the same attempt id changes nothing.
+ * A run whose completion is already recorded (a worker died after recording it, before the workflow
+ * heard of it) opens nothing: its recorded outcome is returned, and the provider is not called again.
  */
-export async function startAttempt(sql: Queryable, a: AttemptStart): Promise<void> {
-  await sql`
-    WITH running AS (
+export async function startAttempt(sql: Queryable, a: AttemptStart): Promise<RecordedOutcome | undefined> {
+  const [done] = await sql<RecordedRow[]>`
+    WITH done AS (
+      SELECT ${RECORDED_OUTCOME(sql)} FROM runs r
+      WHERE r.id = ${a.runId} AND EXISTS (SELECT 1 FROM usage_events WHERE run_id = ${a.runId} AND kind = 'run')
+    ), running AS (
       UPDATE runs SET status = 'running', started_at = COALESCE(started_at, now())
       WHERE ${a.isFirst}::boolean AND id = ${a.runId} AND status = 'queued'
+    ), opened AS (
+      INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, attempt_id, prompt_id, prompt_version, model,
+                                provider, status, prompt_tokens, completion_tokens, cost)
+      SELECT ${a.orgId}, ${a.keyId}, ${a.runId}, 'attempt', ${a.seq}, ${a.attemptId}, ${a.promptId}, ${a.promptVersion},
+             ${a.model}, ${a.provider}, 'started', ${a.estimate.promptTokens}, ${a.estimate.completionTokens},
+             ${a.estimate.cost}
+      WHERE NOT EXISTS (SELECT 1 FROM done)
+      ON CONFLICT (run_id, attempt_id) DO NOTHING
     )
-    INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, attempt_id, prompt_id, prompt_version, model,
-                              provider, status, prompt_tokens, completion_tokens, cost)
-    VALUES (${a.orgId}, ${a.keyId}, ${a.runId}, 'attempt', ${a.seq}, ${a.attemptId}, ${a.promptId}, ${a.promptVersion},
-            ${a.model}, ${a.provider}, 'started', ${a.estimate.promptTokens}, ${a.estimate.completionTokens},
-            ${a.estimate.cost})
-    ON CONFLICT (run_id, attempt_id) DO NOTHING`;
+    SELECT * FROM done`;
+  return done ? toRecordedOutcome(done) : undefined;
 }
 
 export interface AttemptEnd {
@@ -100,8 +139,8 @@ export interface AttemptEnd {
 export const MAX_ERROR_DETAIL_CHARS = 2_000;
 
 /** Truncated, and without NUL (a text column cannot hold it): whatever else the provider sent stays. */
-export const storableDetail = (detail: string) =>
-  detail.slice(0, MAX_ERROR_DETAIL_CHARS).replaceAll('\u0000', '\uFFFD');
+const storableDetail = (detail: string | null | undefined) =>
+  detail ? detail.slice(0, MAX_ERROR_DETAIL_CHARS).replaceAll('\u0000', '\uFFFD') : null;
 
 /**
  * Closes a provider call's row with the provider's usage, once (a retried write finds it closed); a
@@ -110,7 +149,7 @@ export const storableDetail = (detail: string) =>
 export async function finishAttempt(sql: Queryable, a: AttemptEnd): Promise<void> {
   await sql`
     UPDATE usage_events SET status = ${a.status}, error_code = ${a.errorCode},
-      error_detail = ${a.errorDetail ? storableDetail(a.errorDetail) : null}, prompt_tokens = ${a.usage.promptTokens},
+      error_detail = ${storableDetail(a.errorDetail)}, prompt_tokens = ${a.usage.promptTokens},
       completion_tokens = ${a.usage.completionTokens}, cost = ${a.usage.cost}, latency_ms = ${a.latencyMs}
     WHERE run_id = ${a.runId} AND attempt_id = ${a.attemptId} AND kind = 'attempt' AND status = 'started'`;
 }
@@ -133,66 +172,114 @@ export interface RunTotals {
   attempts: number;
   /** false when the run had already been completed (a retried or replayed completion) */
   recorded: boolean;
+  /** when not recorded: what the first completion recorded (it stands), if the run row exists */
+  final?: RecordedOutcome | undefined;
 }
 
 /**
  * Finishes a run exactly once: the run row, its 'run' usage event (the sum of its attempts: failed
  * ones, and interrupted ones — calls a dead worker never closed — included), the release of its
- * budget reservation and the month-to-date totals move together in one transaction; only the first
- * completion counts.
+ * budget reservation, the month-to-date totals and the identical-request cache move together; only
+ * the first completion counts. `closing`: the successful provider call that ends the run, whose
+ * usage row is closed in the same statement (the happy path's one write after the call).
+ *
+ * One statement (its parts chained by RETURNING), inside a transaction: a worker that dies while
+ * the statement waits for a lock never commits it (no COMMIT comes), as with several statements.
  */
-export async function completeRun(sql: Sql, c: RunCompletion): Promise<RunTotals> {
+export async function completeRun(sql: Sql, c: RunCompletion, closing?: AttemptEnd): Promise<RunTotals> {
+  const a = closing;
+  const cacheTtl =
+    c.status === 'succeeded' && c.output !== null && c.cacheKey && c.cacheTtlSeconds
+      ? c.cacheTtlSeconds
+      : null;
   return sql.begin(async (tx) => {
-    // Every call of this run has returned: a row still open belongs to an execution that died, and
-    // counts as interrupted, at its estimate (the sums do not depend on the status).
     const [t] = await tx<
-      { promptTokens: number; completionTokens: number; cost: number; attempts: number }[]
+      { promptTokens: number; completionTokens: number; cost: number; attempts: number; recorded: boolean }[]
     >`
-      WITH interrupted AS (
+      WITH closed AS (
+        UPDATE usage_events SET status = ${a?.status ?? 'succeeded'}, error_code = ${a?.errorCode ?? null},
+          error_detail = ${storableDetail(a?.errorDetail)}, prompt_tokens = ${a?.usage.promptTokens ?? 0},
+          completion_tokens = ${a?.usage.completionTokens ?? 0}, cost = ${a?.usage.cost ?? 0},
+          latency_ms = ${a?.latencyMs ?? 0}
+        WHERE run_id = ${c.runId} AND attempt_id = ${a?.attemptId ?? null}::uuid AND kind = 'attempt'
+          AND status = 'started'
+        RETURNING attempt_id, prompt_tokens, completion_tokens, cost
+      ), interrupted AS (
+        -- every call of this run has returned: a row still open belongs to an execution that died,
+        -- and counts as interrupted, at its estimate (the sums below do not depend on the status)
         UPDATE usage_events SET status = 'interrupted'
         WHERE run_id = ${c.runId} AND kind = 'attempt' AND status = 'started'
+          AND attempt_id IS DISTINCT FROM ${a?.attemptId ?? null}::uuid
+      ), totals AS (
+        SELECT count(*)::int AS attempts,
+               COALESCE(sum(COALESCE(cl.prompt_tokens, u.prompt_tokens)), 0)::int AS prompt_tokens,
+               COALESCE(sum(COALESCE(cl.completion_tokens, u.completion_tokens)), 0)::int AS completion_tokens,
+               COALESCE(sum(COALESCE(cl.cost, u.cost)), 0)::numeric AS cost
+        FROM usage_events u LEFT JOIN closed cl ON cl.attempt_id = u.attempt_id
+        WHERE u.run_id = ${c.runId} AND u.kind = 'attempt'
+      ), recorded AS (
+        INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, prompt_id, prompt_version, model, status,
+                                  error_code, prompt_tokens, completion_tokens, cost, latency_ms, cache_hit)
+        SELECT ${c.orgId}, ${c.keyId}, ${c.runId}, 'run', 0, ${c.promptId}, ${c.promptVersion}, ${c.model}, ${c.status},
+               ${c.errorCode}, t.prompt_tokens, t.completion_tokens, t.cost, ${c.latencyMs}, ${c.cacheHit}
+        FROM totals t
+        ON CONFLICT (run_id) WHERE kind = 'run' DO NOTHING
+        RETURNING prompt_tokens, completion_tokens, cost
+      ), finished AS (
+        UPDATE runs SET status = ${c.status}, output = ${c.output}, model = ${c.model}, error_code = ${c.errorCode},
+          error_message = ${c.errorMessage}, prompt_tokens = r.prompt_tokens, completion_tokens = r.completion_tokens,
+          cost = r.cost, attempts = (SELECT attempts FROM totals), cache_hit = ${c.cacheHit},
+          started_at = COALESCE(started_at, created_at), finished_at = now(), workflow_input = NULL
+        FROM recorded r WHERE runs.id = ${c.runId}
+      ), released AS (
+        DELETE FROM budget_reservations
+        WHERE run_id = ${c.runId} AND EXISTS (SELECT 1 FROM recorded)
+        RETURNING month, tokens
+      ), month_usage AS (
+        -- the run's usage counts in this month; its reservation is released from the month it was
+        -- made in (another one for a run in flight at the turn of the month): one row per month
+        SELECT month, sum(tokens)::bigint AS tokens, sum(cost)::numeric AS cost, sum(runs)::int AS runs,
+               sum(released)::bigint AS released
+        FROM (
+          SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date AS month,
+                 (r.prompt_tokens + r.completion_tokens)::bigint AS tokens, r.cost, 1 AS runs, 0::bigint AS released
+          FROM recorded r
+          UNION ALL
+          SELECT month, 0, 0, 0, tokens FROM released
+        ) d
+        GROUP BY month
+      ), monthly AS (
+        INSERT INTO org_usage_monthly AS m (org_id, month, tokens, cost, runs)
+        SELECT ${c.orgId}, month, tokens, cost, runs FROM month_usage
+        ON CONFLICT (org_id, month) DO UPDATE SET tokens = m.tokens + EXCLUDED.tokens,
+          cost = m.cost + EXCLUDED.cost, runs = m.runs + EXCLUDED.runs,
+          reserved_tokens = GREATEST(0, m.reserved_tokens - (SELECT released FROM month_usage u WHERE u.month = m.month))
+      ), cached AS (
+        INSERT INTO run_cache (cache_key, org_id, run_id, output, model, prompt_tokens, completion_tokens, expires_at)
+        SELECT ${c.cacheKey ?? null}, ${c.orgId}, ${c.runId}, ${c.output}, ${c.model}, r.prompt_tokens,
+               r.completion_tokens, now() + make_interval(secs => ${cacheTtl}::int)
+        FROM recorded r WHERE ${cacheTtl}::int IS NOT NULL
+        ON CONFLICT (cache_key) DO UPDATE SET run_id = EXCLUDED.run_id, output = EXCLUDED.output,
+          model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens,
+          completion_tokens = EXCLUDED.completion_tokens, expires_at = EXCLUDED.expires_at
       )
-      SELECT COALESCE(sum(prompt_tokens), 0)::int AS "promptTokens",
-             COALESCE(sum(completion_tokens), 0)::int AS "completionTokens",
-             COALESCE(sum(cost), 0)::numeric AS cost, count(*)::int AS attempts
-      FROM usage_events WHERE run_id = ${c.runId} AND kind = 'attempt'`;
+      SELECT t.prompt_tokens AS "promptTokens", t.completion_tokens AS "completionTokens", t.cost, t.attempts,
+             EXISTS (SELECT 1 FROM recorded) AS recorded
+      FROM totals t`;
     const usage: TokenUsage = {
       promptTokens: t!.promptTokens,
       completionTokens: t!.completionTokens,
       totalTokens: t!.promptTokens + t!.completionTokens,
       cost: t!.cost,
     };
-    const inserted = await tx`
-      INSERT INTO usage_events (org_id, key_id, run_id, kind, seq, prompt_id, prompt_version, model, status,
-                                error_code, prompt_tokens, completion_tokens, cost, latency_ms, cache_hit)
-      VALUES (${c.orgId}, ${c.keyId}, ${c.runId}, 'run', 0, ${c.promptId}, ${c.promptVersion}, ${c.model}, ${c.status},
-              ${c.errorCode}, ${usage.promptTokens}, ${usage.completionTokens}, ${usage.cost}, ${c.latencyMs}, ${c.cacheHit})
-      ON CONFLICT (run_id) WHERE kind = 'run' DO NOTHING
-      RETURNING id`;
-    if (inserted.count === 0) return { usage, attempts: t!.attempts, recorded: false };
-    await tx`
-      UPDATE runs SET status = ${c.status}, output = ${c.output}, model = ${c.model}, error_code = ${c.errorCode},
-        error_message = ${c.errorMessage}, prompt_tokens = ${usage.promptTokens},
-        completion_tokens = ${usage.completionTokens}, cost = ${usage.cost}, attempts = ${t!.attempts},
-        cache_hit = ${c.cacheHit}, started_at = COALESCE(started_at, created_at), finished_at = now(),
-        workflow_input = NULL
-      WHERE id = ${c.runId}`;
-    await releaseReservations(tx, [c.runId]);
-    await tx`
-      INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
-      VALUES (${c.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, ${usage.totalTokens}, ${usage.cost}, 1)
-      ON CONFLICT (org_id, month) DO UPDATE SET tokens = org_usage_monthly.tokens + EXCLUDED.tokens,
-        cost = org_usage_monthly.cost + EXCLUDED.cost, runs = org_usage_monthly.runs + 1`;
-    if (c.status === 'succeeded' && c.output !== null && c.cacheKey && c.cacheTtlSeconds) {
-      await tx`
-        INSERT INTO run_cache (cache_key, org_id, run_id, output, model, prompt_tokens, completion_tokens, expires_at)
-        VALUES (${c.cacheKey}, ${c.orgId}, ${c.runId}, ${c.output}, ${c.model}, ${usage.promptTokens},
-                ${usage.completionTokens}, now() + make_interval(secs => ${c.cacheTtlSeconds}))
-        ON CONFLICT (cache_key) DO UPDATE SET run_id = EXCLUDED.run_id, output = EXCLUDED.output,
-          model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens,
-          completion_tokens = EXCLUDED.completion_tokens, expires_at = EXCLUDED.expires_at`;
-    }
-    return { usage, attempts: t!.attempts, recorded: true };
+    if (t!.recorded) return { usage, attempts: t!.attempts, recorded: true };
+    // another completion came first: its outcome stands (a statement of its own sees its commit)
+    const [first] = await tx<
+      RecordedRow[]
+    >`SELECT ${RECORDED_OUTCOME(tx)} FROM runs r WHERE r.id = ${c.runId}`;
+    if (!first) return { usage, attempts: t!.attempts, recorded: false };
+    const final = toRecordedOutcome(first);
+    return { usage: final.usage, attempts: final.attempts, recorded: false, final };
   }) as Promise<RunTotals>;
 }
 

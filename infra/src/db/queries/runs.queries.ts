@@ -245,3 +245,29 @@ export async function deleteExpiredRunCache(sql: Queryable, batch = 1000): Promi
       FOR UPDATE SKIP LOCKED)`;
   return result.count;
 }
+
+/** What a run's waiter answers with once the run has ended (its completion is committed). */
+export interface EndedRun {
+  status: 'succeeded' | 'failed' | 'canceled';
+  output: string | null;
+  model: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+  attempts: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date;
+}
+
+/** The run if it has ended; undefined while it is queued or running (or does not exist). */
+export async function findEndedRun(sql: Queryable, runId: string): Promise<EndedRun | undefined> {
+  const [row] = await sql<EndedRun[]>`
+    SELECT status, output, model, error_code AS "errorCode", error_message AS "errorMessage",
+           prompt_tokens AS "promptTokens", completion_tokens AS "completionTokens", cost, attempts,
+           created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"
+    FROM runs WHERE id = ${runId} AND status IN ('succeeded', 'failed', 'canceled')`;
+  return row;
+}
