@@ -178,7 +178,8 @@ export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancele
 export interface Run {
   id: string;
   status: RunStatus;
-  mode: 'sync' | 'stream' | 'async';
+  /** how it was asked for, or `direct`: a sync or streaming run the api process ran itself (SYNC_RUN_MODE=direct) */
+  mode: 'sync' | 'stream' | 'async' | 'direct';
   prompt: { id: string; name: string };
   version: number;
   model: string;
