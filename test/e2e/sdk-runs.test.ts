@@ -168,7 +168,6 @@ describe('SDK: retries, timeouts, abort, key fallback', () => {
       action: { type: 'fail', status: 429, retryAfterSeconds: 0 },
     });
     try {
-      await mock.resetCalls();
       const result = await pm.run(name, {}, { maxRetries: 2 });
       expect(result.output).toBe(`Echo: ${marker}`);
       expect(await mock.calls({ contains: marker })).toHaveLength(4);
