@@ -2,7 +2,9 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/src/index.ts';
 import { createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';
 import { cli, missingRoutes, sdk } from './sdk-support.ts';
 
@@ -192,7 +194,8 @@ describe('promptmill run', () => {
     expect(revoked.stderr).toMatch(/^promptmill: UNAUTHORIZED: Invalid API key \(request \S+\)\n$/);
   });
 
-  it('every command has --help', async () => {
+  it('every command has --help (in process: the same dispatcher, without a Node start per command)', async () => {
+    expect((await cli(['run', '--help'])).stdout).toMatch(/^Usage: promptmill run PROMPT/);
     for (const args of [
       [],
       ['login'],
@@ -209,9 +212,22 @@ describe('promptmill run', () => {
       ['prompts'],
       ['keys'],
     ]) {
-      const r = await cli([...args, '--help']);
-      expect({ args, code: r.code }).toEqual({ args, code: 0 });
-      expect(r.stdout).toMatch(/Usage: promptmill/);
+      let stdout = '';
+      const sink = new Writable({
+        write(chunk, _enc, done) {
+          stdout += String(chunk);
+          done();
+        },
+      });
+      const code = await main([...args, '--help'], {
+        stdout: sink,
+        stderr: sink,
+        env: {},
+        readStdin: async () => '',
+        isTTY: false,
+      });
+      expect({ args, code }).toEqual({ args, code: 0 });
+      expect(stdout).toMatch(/Usage: promptmill/);
     }
   });
 });
