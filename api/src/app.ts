@@ -40,6 +40,7 @@ import { runsRoutes } from './runs/runs.routes.ts';
 import { syncRunRoutes } from './runs/sync.routes.ts';
 import { createSyncRunAdmission } from './runs/sync-admission.ts';
 import type { TemporalHandle } from './temporal.ts';
+import { usageRoutes } from './usage/usage.routes.ts';
 
 export interface AppDeps {
   env: ApiEnv;
@@ -196,6 +197,7 @@ export function createApp(deps: AppDeps): App {
     ...runsRoutes(runDeps),
     ...promptRoutes({ sql }),
     ...templateRoutes({ sql }),
+    ...usageRoutes({ sql, clock }),
   ];
   let document: object | undefined;
   const docs = docsRoutes(() => {

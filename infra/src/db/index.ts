@@ -12,3 +12,4 @@ export * from './queries/rate-limit.queries.ts';
 export * from './queries/run-dispatch.queries.ts';
 export * from './queries/run-usage.queries.ts';
 export * from './queries/runs.queries.ts';
+export * from './queries/usage.queries.ts';
