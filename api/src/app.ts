@@ -6,6 +6,7 @@ import { adminRoutes, requireAdminToken } from './accounts/admin.routes.ts';
 import { keyRoutes } from './accounts/keys.routes.ts';
 import { meRoutes } from './accounts/me.routes.ts';
 import { memberRoutes } from './accounts/members.routes.ts';
+import { alertRoutes } from './alerts/alerts.routes.ts';
 import { createTokenSigner } from './auth/access-token.ts';
 import { authenticate, keyLookupFrom } from './auth/authenticate.ts';
 import { type AuthChange, createKeyCache } from './auth/key-cache.ts';
@@ -198,6 +199,7 @@ export function createApp(deps: AppDeps): App {
     ...promptRoutes({ sql }),
     ...templateRoutes({ sql }),
     ...usageRoutes({ sql, clock }),
+    ...alertRoutes({ sql }),
   ];
   let document: object | undefined;
   const docs = docsRoutes(() => {
