@@ -35,7 +35,8 @@ describe('alerts', () => {
   let versionId: string;
 
   beforeAll(async () => {
-    org = await createOrg(); // pro: 10,000 requests per day
+    // 100 requests per day: the file's own ~40 requests stay under it; 80 seeded runs cross 80 %
+    org = await createOrg({ limits: { perDay: 100 } });
     pid = await promptId(org.key, await createPrompt(org.key, { template: 'alerts {{x}}' }));
     const [v] = await sql<{ id: string }[]>`SELECT id FROM prompt_versions WHERE prompt_id = ${pid}`;
     versionId = v!.id;
@@ -125,11 +126,11 @@ describe('alerts', () => {
     const rule = await createAlert({ type: 'usage_threshold', name: 'daily runs' });
     const disabled = await createAlert({ type: 'usage_threshold', enabled: false });
 
-    await seedRuns('2031-05-10T01:00:00Z', 7000);
+    await seedRuns('2031-05-10T01:00:00Z', 70);
     expect((await evaluate('2031-05-10T01:30:00Z')).fired).toEqual([]);
     expect(await getAlert(rule.id)).toMatchObject({ state: 'ok', lastValue: 70 });
 
-    await seedRuns('2031-05-10T01:40:00Z', 1000);
+    await seedRuns('2031-05-10T01:40:00Z', 10);
     expect((await evaluate('2031-05-10T01:45:00Z')).fired).toEqual([rule.id]);
     expect(await getAlert(rule.id)).toMatchObject({
       state: 'firing',
@@ -149,12 +150,12 @@ describe('alerts', () => {
       evaluated_at: '2031-05-10T01:45:00.000Z',
       limit: 'requests_per_day',
       scope: 'org',
-      limit_value: 10_000,
-      used: 8000,
+      limit_value: 100,
+      used: 80,
     });
 
     // still over, same day: no new event, still firing
-    await seedRuns('2031-05-10T05:00:00Z', 1000);
+    await seedRuns('2031-05-10T05:00:00Z', 10);
     expect((await evaluate('2031-05-10T05:01:00Z')).fired).toEqual([]);
     expect((await evaluate('2031-05-10T23:59:00Z')).fired).toEqual([]);
     expect(await alertEvents(rule.id)).toHaveLength(1);
@@ -163,7 +164,7 @@ describe('alerts', () => {
     // the next UTC day starts at zero: ok, then over again → fires again
     expect((await evaluate('2031-05-11T00:00:00Z')).fired).toEqual([]);
     expect(await getAlert(rule.id)).toMatchObject({ state: 'ok', lastValue: 0 });
-    await seedRuns('2031-05-11T00:10:00Z', 9000);
+    await seedRuns('2031-05-11T00:10:00Z', 90);
     expect((await evaluate('2031-05-11T00:20:00Z')).fired).toEqual([rule.id]);
     expect((await alertEvents(rule.id)).map((e) => (e.payload.window as { start: string }).start)).toEqual([
       '2031-05-10T00:00:00.000Z',

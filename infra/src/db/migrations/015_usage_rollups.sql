@@ -1,7 +1,8 @@
 -- Usage analytics (GET /v1/usage, /v1/keys/:id/analytics, /v1/billing) and alert rules (/v1/alerts).
 -- Forward-only: never edit a migration that has landed; add the next number instead.
 
--- One row per organization, UTC hour, key, prompt and model: the ended runs of that hour, summed.
+-- One row per organization, UTC hour, key, prompt and model: the ended runs of that hour, summed
+-- (and two coarser tables below, kept by the same triggers).
 -- Maintained by triggers in the transaction that records a run's end (below), so it is exact and
 -- never behind: a 30-day query reads at most 720 rows per (key, prompt, model) instead of every run.
 -- key_id / prompt_id are '' when the run had none (a primary key column cannot be NULL).
@@ -17,10 +18,10 @@ CREATE TABLE IF NOT EXISTS usage_hourly (
   key_id            text NOT NULL DEFAULT '',
   prompt_id         text NOT NULL DEFAULT '',
   model             text NOT NULL,
-  requests          bigint NOT NULL DEFAULT 0,
-  errors            bigint NOT NULL DEFAULT 0,
-  canceled          bigint NOT NULL DEFAULT 0,
-  cache_hits        bigint NOT NULL DEFAULT 0,
+  requests          integer NOT NULL DEFAULT 0,
+  errors            integer NOT NULL DEFAULT 0,
+  canceled          integer NOT NULL DEFAULT 0,
+  cache_hits        integer NOT NULL DEFAULT 0,
   prompt_tokens     bigint NOT NULL DEFAULT 0,
   completion_tokens bigint NOT NULL DEFAULT 0,
   cost              numeric(20, 9) NOT NULL DEFAULT 0,
@@ -38,32 +39,116 @@ CREATE TABLE IF NOT EXISTS usage_hourly (
 -- per-key analytics read one key's hours without scanning the organization's other keys
 CREATE INDEX IF NOT EXISTS usage_hourly_key ON usage_hourly (org_id, key_id, hour);
 
+-- The same sums per UTC day (day granularity: 24 times fewer rows to read) …
+CREATE TABLE IF NOT EXISTS usage_daily (
+  org_id            text NOT NULL,
+  day               date NOT NULL,
+  key_id            text NOT NULL DEFAULT '',
+  prompt_id         text NOT NULL DEFAULT '',
+  model             text NOT NULL,
+  requests          integer NOT NULL DEFAULT 0,
+  errors            integer NOT NULL DEFAULT 0,
+  canceled          integer NOT NULL DEFAULT 0,
+  cache_hits        integer NOT NULL DEFAULT 0,
+  prompt_tokens     bigint NOT NULL DEFAULT 0,
+  completion_tokens bigint NOT NULL DEFAULT 0,
+  cost              numeric(20, 9) NOT NULL DEFAULT 0,
+  latency_ms_sum    bigint NOT NULL DEFAULT 0,
+  latency_max       integer NOT NULL DEFAULT 0,
+  lat_00 integer NOT NULL DEFAULT 0, lat_01 integer NOT NULL DEFAULT 0, lat_02 integer NOT NULL DEFAULT 0,
+  lat_03 integer NOT NULL DEFAULT 0, lat_04 integer NOT NULL DEFAULT 0, lat_05 integer NOT NULL DEFAULT 0,
+  lat_06 integer NOT NULL DEFAULT 0, lat_07 integer NOT NULL DEFAULT 0, lat_08 integer NOT NULL DEFAULT 0,
+  lat_09 integer NOT NULL DEFAULT 0, lat_10 integer NOT NULL DEFAULT 0, lat_11 integer NOT NULL DEFAULT 0,
+  lat_12 integer NOT NULL DEFAULT 0, lat_13 integer NOT NULL DEFAULT 0, lat_14 integer NOT NULL DEFAULT 0,
+  lat_15 integer NOT NULL DEFAULT 0, lat_16 integer NOT NULL DEFAULT 0, lat_17 integer NOT NULL DEFAULT 0,
+  lat_18 integer NOT NULL DEFAULT 0, lat_19 integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, day, key_id, prompt_id, model)
+);
+CREATE INDEX IF NOT EXISTS usage_daily_key ON usage_daily (org_id, key_id, day);
+
+-- … and per organization and hour, all keys, prompts and models together (hour granularity without
+-- groupBy: one row per hour). Its row is shared by every run of the organization that hour; it is
+-- written at commit (below), next to org_usage_monthly, which is shared by every run of the month.
+CREATE TABLE IF NOT EXISTS usage_hourly_totals (
+  org_id            text NOT NULL,
+  hour              timestamptz NOT NULL,
+  requests          integer NOT NULL DEFAULT 0,
+  errors            integer NOT NULL DEFAULT 0,
+  canceled          integer NOT NULL DEFAULT 0,
+  cache_hits        integer NOT NULL DEFAULT 0,
+  prompt_tokens     bigint NOT NULL DEFAULT 0,
+  completion_tokens bigint NOT NULL DEFAULT 0,
+  cost              numeric(20, 9) NOT NULL DEFAULT 0,
+  latency_ms_sum    bigint NOT NULL DEFAULT 0,
+  latency_max       integer NOT NULL DEFAULT 0,
+  lat_00 integer NOT NULL DEFAULT 0, lat_01 integer NOT NULL DEFAULT 0, lat_02 integer NOT NULL DEFAULT 0,
+  lat_03 integer NOT NULL DEFAULT 0, lat_04 integer NOT NULL DEFAULT 0, lat_05 integer NOT NULL DEFAULT 0,
+  lat_06 integer NOT NULL DEFAULT 0, lat_07 integer NOT NULL DEFAULT 0, lat_08 integer NOT NULL DEFAULT 0,
+  lat_09 integer NOT NULL DEFAULT 0, lat_10 integer NOT NULL DEFAULT 0, lat_11 integer NOT NULL DEFAULT 0,
+  lat_12 integer NOT NULL DEFAULT 0, lat_13 integer NOT NULL DEFAULT 0, lat_14 integer NOT NULL DEFAULT 0,
+  lat_15 integer NOT NULL DEFAULT 0, lat_16 integer NOT NULL DEFAULT 0, lat_17 integer NOT NULL DEFAULT 0,
+  lat_18 integer NOT NULL DEFAULT 0, lat_19 integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, hour)
+);
+
 -- Lower edges (ms) of latency buckets 1..19; bucket 0 is [0, 10), bucket 19 is [120000, ∞).
 CREATE OR REPLACE FUNCTION pm_latency_edges() RETURNS integer[] LANGUAGE sql IMMUTABLE AS $$
   SELECT ARRAY[10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000,
                20000, 30000, 60000, 120000]
 $$;
 
--- Adds one ended run to its hour's row. Upsert: one statement, so concurrent completions of the same
--- (org, hour, key, prompt, model) queue on that row's lock only until the first commits.
+-- Adds one ended run to its rows: its hour's (org, key, prompt, model), its day's, its org's hour.
+-- Upserts: concurrent ends of runs sharing a row queue on that row's lock only until the first commits.
 CREATE OR REPLACE FUNCTION pm_usage_rollup_add(
   p_org text, p_at timestamptz, p_key text, p_prompt text, p_model text, p_status text,
   p_cache_hit boolean, p_prompt_tokens bigint, p_completion_tokens bigint, p_cost numeric, p_latency integer
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
+  v_lat integer := GREATEST(p_latency, 0);
   b integer := width_bucket(GREATEST(p_latency, 0), pm_latency_edges());
+  v_err integer := (p_status = 'failed')::int;
+  v_can integer := (p_status = 'canceled')::int;
+  v_hit integer := p_cache_hit::int;
+  v_hour timestamptz := date_trunc('hour', p_at, 'UTC');
 BEGIN
   INSERT INTO usage_hourly AS u (org_id, hour, key_id, prompt_id, model, requests, errors, canceled, cache_hits,
-    prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max,
-    lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09,
-    lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
-  VALUES (p_org, date_trunc('hour', p_at, 'UTC'), COALESCE(p_key, ''), COALESCE(p_prompt, ''), p_model, 1,
-    (p_status = 'failed')::int, (p_status = 'canceled')::int, p_cache_hit::int,
-    p_prompt_tokens, p_completion_tokens, p_cost, GREATEST(p_latency, 0), GREATEST(p_latency, 0),
-    (b = 0)::int, (b = 1)::int, (b = 2)::int, (b = 3)::int, (b = 4)::int, (b = 5)::int, (b = 6)::int,
-    (b = 7)::int, (b = 8)::int, (b = 9)::int, (b = 10)::int, (b = 11)::int, (b = 12)::int, (b = 13)::int,
-    (b = 14)::int, (b = 15)::int, (b = 16)::int, (b = 17)::int, (b = 18)::int, (b = 19)::int)
+    prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
+  VALUES (p_org, v_hour, COALESCE(p_key, ''), COALESCE(p_prompt, ''), p_model, 1, v_err, v_can, v_hit, p_prompt_tokens, p_completion_tokens, p_cost, v_lat, v_lat, (b = 0)::int, (b = 1)::int, (b = 2)::int, (b = 3)::int, (b = 4)::int, (b = 5)::int, (b = 6)::int, (b = 7)::int, (b = 8)::int, (b = 9)::int, (b = 10)::int, (b = 11)::int, (b = 12)::int, (b = 13)::int, (b = 14)::int, (b = 15)::int, (b = 16)::int, (b = 17)::int, (b = 18)::int, (b = 19)::int)
   ON CONFLICT (org_id, hour, key_id, prompt_id, model) DO UPDATE SET
+    requests = u.requests + 1, errors = u.errors + EXCLUDED.errors, canceled = u.canceled + EXCLUDED.canceled,
+    cache_hits = u.cache_hits + EXCLUDED.cache_hits, prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
+    completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, cost = u.cost + EXCLUDED.cost,
+    latency_ms_sum = u.latency_ms_sum + EXCLUDED.latency_ms_sum,
+    latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max),
+    lat_00 = u.lat_00 + EXCLUDED.lat_00, lat_01 = u.lat_01 + EXCLUDED.lat_01, lat_02 = u.lat_02 + EXCLUDED.lat_02,
+    lat_03 = u.lat_03 + EXCLUDED.lat_03, lat_04 = u.lat_04 + EXCLUDED.lat_04, lat_05 = u.lat_05 + EXCLUDED.lat_05,
+    lat_06 = u.lat_06 + EXCLUDED.lat_06, lat_07 = u.lat_07 + EXCLUDED.lat_07, lat_08 = u.lat_08 + EXCLUDED.lat_08,
+    lat_09 = u.lat_09 + EXCLUDED.lat_09, lat_10 = u.lat_10 + EXCLUDED.lat_10, lat_11 = u.lat_11 + EXCLUDED.lat_11,
+    lat_12 = u.lat_12 + EXCLUDED.lat_12, lat_13 = u.lat_13 + EXCLUDED.lat_13, lat_14 = u.lat_14 + EXCLUDED.lat_14,
+    lat_15 = u.lat_15 + EXCLUDED.lat_15, lat_16 = u.lat_16 + EXCLUDED.lat_16, lat_17 = u.lat_17 + EXCLUDED.lat_17,
+    lat_18 = u.lat_18 + EXCLUDED.lat_18, lat_19 = u.lat_19 + EXCLUDED.lat_19;
+
+  INSERT INTO usage_daily AS u (org_id, day, key_id, prompt_id, model, requests, errors, canceled, cache_hits,
+    prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
+  VALUES (p_org, (p_at AT TIME ZONE 'UTC')::date, COALESCE(p_key, ''), COALESCE(p_prompt, ''), p_model, 1, v_err, v_can, v_hit, p_prompt_tokens, p_completion_tokens, p_cost, v_lat, v_lat, (b = 0)::int, (b = 1)::int, (b = 2)::int, (b = 3)::int, (b = 4)::int, (b = 5)::int, (b = 6)::int, (b = 7)::int, (b = 8)::int, (b = 9)::int, (b = 10)::int, (b = 11)::int, (b = 12)::int, (b = 13)::int, (b = 14)::int, (b = 15)::int, (b = 16)::int, (b = 17)::int, (b = 18)::int, (b = 19)::int)
+  ON CONFLICT (org_id, day, key_id, prompt_id, model) DO UPDATE SET
+    requests = u.requests + 1, errors = u.errors + EXCLUDED.errors, canceled = u.canceled + EXCLUDED.canceled,
+    cache_hits = u.cache_hits + EXCLUDED.cache_hits, prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
+    completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, cost = u.cost + EXCLUDED.cost,
+    latency_ms_sum = u.latency_ms_sum + EXCLUDED.latency_ms_sum,
+    latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max),
+    lat_00 = u.lat_00 + EXCLUDED.lat_00, lat_01 = u.lat_01 + EXCLUDED.lat_01, lat_02 = u.lat_02 + EXCLUDED.lat_02,
+    lat_03 = u.lat_03 + EXCLUDED.lat_03, lat_04 = u.lat_04 + EXCLUDED.lat_04, lat_05 = u.lat_05 + EXCLUDED.lat_05,
+    lat_06 = u.lat_06 + EXCLUDED.lat_06, lat_07 = u.lat_07 + EXCLUDED.lat_07, lat_08 = u.lat_08 + EXCLUDED.lat_08,
+    lat_09 = u.lat_09 + EXCLUDED.lat_09, lat_10 = u.lat_10 + EXCLUDED.lat_10, lat_11 = u.lat_11 + EXCLUDED.lat_11,
+    lat_12 = u.lat_12 + EXCLUDED.lat_12, lat_13 = u.lat_13 + EXCLUDED.lat_13, lat_14 = u.lat_14 + EXCLUDED.lat_14,
+    lat_15 = u.lat_15 + EXCLUDED.lat_15, lat_16 = u.lat_16 + EXCLUDED.lat_16, lat_17 = u.lat_17 + EXCLUDED.lat_17,
+    lat_18 = u.lat_18 + EXCLUDED.lat_18, lat_19 = u.lat_19 + EXCLUDED.lat_19;
+
+  INSERT INTO usage_hourly_totals AS u (org_id, hour, requests, errors, canceled, cache_hits,
+    prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
+  VALUES (p_org, v_hour, 1, v_err, v_can, v_hit, p_prompt_tokens, p_completion_tokens, p_cost, v_lat, v_lat, (b = 0)::int, (b = 1)::int, (b = 2)::int, (b = 3)::int, (b = 4)::int, (b = 5)::int, (b = 6)::int, (b = 7)::int, (b = 8)::int, (b = 9)::int, (b = 10)::int, (b = 11)::int, (b = 12)::int, (b = 13)::int, (b = 14)::int, (b = 15)::int, (b = 16)::int, (b = 17)::int, (b = 18)::int, (b = 19)::int)
+  ON CONFLICT (org_id, hour) DO UPDATE SET
     requests = u.requests + 1, errors = u.errors + EXCLUDED.errors, canceled = u.canceled + EXCLUDED.canceled,
     cache_hits = u.cache_hits + EXCLUDED.cache_hits, prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
     completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, cost = u.cost + EXCLUDED.cost,
@@ -121,28 +206,125 @@ CREATE CONSTRAINT TRIGGER runs_unstarted_rollup
   FOR EACH ROW WHEN (OLD.status = 'queued' AND NEW.status = 'failed' AND NEW.started_at IS NULL)
   EXECUTE FUNCTION pm_usage_rollup_unstarted_run();
 
--- Whatever was recorded before this migration, rolled up once (a fresh database has nothing).
-INSERT INTO usage_hourly (org_id, hour, key_id, prompt_id, model, requests, errors, canceled, cache_hits,
-  prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max,
-  lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09,
-  lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
-SELECT org_id, date_trunc('hour', created_at, 'UTC'), COALESCE(key_id, ''), COALESCE(prompt_id, ''), model,
-  count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'canceled'),
-  count(*) FILTER (WHERE cache_hit), sum(prompt_tokens), sum(completion_tokens), sum(cost),
-  sum(GREATEST(latency_ms, 0)), max(GREATEST(latency_ms, 0)),
-  count(*) FILTER (WHERE b = 0), count(*) FILTER (WHERE b = 1), count(*) FILTER (WHERE b = 2),
-  count(*) FILTER (WHERE b = 3), count(*) FILTER (WHERE b = 4), count(*) FILTER (WHERE b = 5),
-  count(*) FILTER (WHERE b = 6), count(*) FILTER (WHERE b = 7), count(*) FILTER (WHERE b = 8),
-  count(*) FILTER (WHERE b = 9), count(*) FILTER (WHERE b = 10), count(*) FILTER (WHERE b = 11),
-  count(*) FILTER (WHERE b = 12), count(*) FILTER (WHERE b = 13), count(*) FILTER (WHERE b = 14),
-  count(*) FILTER (WHERE b = 15), count(*) FILTER (WHERE b = 16), count(*) FILTER (WHERE b = 17),
-  count(*) FILTER (WHERE b = 18), count(*) FILTER (WHERE b = 19)
-FROM (
-  SELECT e.*, width_bucket(GREATEST(e.latency_ms, 0), pm_latency_edges()) AS b
-  FROM usage_events e WHERE e.kind = 'run'
-) e
-GROUP BY 1, 2, 3, 4, 5
-ON CONFLICT DO NOTHING;
+-- Rolls up ended runs of [p_from, p_to) that no trigger counted: the runs recorded before this
+-- migration, or rows bulk-loaded with the trigger disabled (bench/usage.bench.ts). Adds to whatever
+-- the rows hold, so call it once per range. Returns the number of usage_hourly rows written.
+CREATE OR REPLACE FUNCTION pm_usage_rollup_backfill(p_from timestamptz, p_to timestamptz)
+RETURNS bigint LANGUAGE sql AS $$
+  WITH ended AS (
+    SELECT org_id, created_at AS at, key_id, prompt_id, model, status, cache_hit, prompt_tokens,
+           completion_tokens, cost, GREATEST(latency_ms, 0) AS latency
+    FROM usage_events WHERE kind = 'run' AND created_at >= p_from AND created_at < p_to
+    UNION ALL
+    SELECT r.org_id, r.finished_at, r.key_id, r.prompt_id, r.model, 'failed', false, 0, 0, 0,
+           GREATEST(0, (extract(epoch FROM r.finished_at - r.created_at) * 1000)::int)
+    FROM runs r
+    WHERE r.status = 'failed' AND r.started_at IS NULL AND r.finished_at >= p_from AND r.finished_at < p_to
+      AND NOT EXISTS (SELECT 1 FROM usage_events e WHERE e.run_id = r.id AND e.kind = 'run')
+  ), bucketed AS (
+    SELECT e.*, width_bucket(e.latency, pm_latency_edges()) AS b FROM ended e
+  ),
+  hourly AS (
+    INSERT INTO usage_hourly AS u (org_id, hour, key_id, prompt_id, model, requests, errors, canceled, cache_hits,
+      prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
+    SELECT org_id, date_trunc('hour', at, 'UTC'), COALESCE(key_id, ''), COALESCE(prompt_id, ''), model,
+      count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'canceled'),
+      count(*) FILTER (WHERE cache_hit), sum(prompt_tokens), sum(completion_tokens), sum(cost),
+      sum(latency), max(latency),
+      count(*) FILTER (WHERE b = 0), count(*) FILTER (WHERE b = 1), count(*) FILTER (WHERE b = 2),
+      count(*) FILTER (WHERE b = 3), count(*) FILTER (WHERE b = 4), count(*) FILTER (WHERE b = 5),
+      count(*) FILTER (WHERE b = 6), count(*) FILTER (WHERE b = 7), count(*) FILTER (WHERE b = 8),
+      count(*) FILTER (WHERE b = 9), count(*) FILTER (WHERE b = 10), count(*) FILTER (WHERE b = 11),
+      count(*) FILTER (WHERE b = 12), count(*) FILTER (WHERE b = 13), count(*) FILTER (WHERE b = 14),
+      count(*) FILTER (WHERE b = 15), count(*) FILTER (WHERE b = 16), count(*) FILTER (WHERE b = 17),
+      count(*) FILTER (WHERE b = 18), count(*) FILTER (WHERE b = 19)
+    FROM bucketed
+    GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (org_id, hour, key_id, prompt_id, model) DO UPDATE SET
+      requests = u.requests + EXCLUDED.requests, errors = u.errors + EXCLUDED.errors,
+      canceled = u.canceled + EXCLUDED.canceled, cache_hits = u.cache_hits + EXCLUDED.cache_hits,
+      prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
+      completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, cost = u.cost + EXCLUDED.cost,
+      latency_ms_sum = u.latency_ms_sum + EXCLUDED.latency_ms_sum,
+      latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max),
+      lat_00 = u.lat_00 + EXCLUDED.lat_00, lat_01 = u.lat_01 + EXCLUDED.lat_01, lat_02 = u.lat_02 + EXCLUDED.lat_02,
+      lat_03 = u.lat_03 + EXCLUDED.lat_03, lat_04 = u.lat_04 + EXCLUDED.lat_04, lat_05 = u.lat_05 + EXCLUDED.lat_05,
+      lat_06 = u.lat_06 + EXCLUDED.lat_06, lat_07 = u.lat_07 + EXCLUDED.lat_07, lat_08 = u.lat_08 + EXCLUDED.lat_08,
+      lat_09 = u.lat_09 + EXCLUDED.lat_09, lat_10 = u.lat_10 + EXCLUDED.lat_10, lat_11 = u.lat_11 + EXCLUDED.lat_11,
+      lat_12 = u.lat_12 + EXCLUDED.lat_12, lat_13 = u.lat_13 + EXCLUDED.lat_13, lat_14 = u.lat_14 + EXCLUDED.lat_14,
+      lat_15 = u.lat_15 + EXCLUDED.lat_15, lat_16 = u.lat_16 + EXCLUDED.lat_16, lat_17 = u.lat_17 + EXCLUDED.lat_17,
+      lat_18 = u.lat_18 + EXCLUDED.lat_18, lat_19 = u.lat_19 + EXCLUDED.lat_19
+    RETURNING 1
+  ),
+  daily AS (
+    INSERT INTO usage_daily AS u (org_id, day, key_id, prompt_id, model, requests, errors, canceled, cache_hits,
+      prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
+    SELECT org_id, (at AT TIME ZONE 'UTC')::date, COALESCE(key_id, ''), COALESCE(prompt_id, ''), model,
+      count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'canceled'),
+      count(*) FILTER (WHERE cache_hit), sum(prompt_tokens), sum(completion_tokens), sum(cost),
+      sum(latency), max(latency),
+      count(*) FILTER (WHERE b = 0), count(*) FILTER (WHERE b = 1), count(*) FILTER (WHERE b = 2),
+      count(*) FILTER (WHERE b = 3), count(*) FILTER (WHERE b = 4), count(*) FILTER (WHERE b = 5),
+      count(*) FILTER (WHERE b = 6), count(*) FILTER (WHERE b = 7), count(*) FILTER (WHERE b = 8),
+      count(*) FILTER (WHERE b = 9), count(*) FILTER (WHERE b = 10), count(*) FILTER (WHERE b = 11),
+      count(*) FILTER (WHERE b = 12), count(*) FILTER (WHERE b = 13), count(*) FILTER (WHERE b = 14),
+      count(*) FILTER (WHERE b = 15), count(*) FILTER (WHERE b = 16), count(*) FILTER (WHERE b = 17),
+      count(*) FILTER (WHERE b = 18), count(*) FILTER (WHERE b = 19)
+    FROM bucketed
+    GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (org_id, day, key_id, prompt_id, model) DO UPDATE SET
+      requests = u.requests + EXCLUDED.requests, errors = u.errors + EXCLUDED.errors,
+      canceled = u.canceled + EXCLUDED.canceled, cache_hits = u.cache_hits + EXCLUDED.cache_hits,
+      prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
+      completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, cost = u.cost + EXCLUDED.cost,
+      latency_ms_sum = u.latency_ms_sum + EXCLUDED.latency_ms_sum,
+      latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max),
+      lat_00 = u.lat_00 + EXCLUDED.lat_00, lat_01 = u.lat_01 + EXCLUDED.lat_01, lat_02 = u.lat_02 + EXCLUDED.lat_02,
+      lat_03 = u.lat_03 + EXCLUDED.lat_03, lat_04 = u.lat_04 + EXCLUDED.lat_04, lat_05 = u.lat_05 + EXCLUDED.lat_05,
+      lat_06 = u.lat_06 + EXCLUDED.lat_06, lat_07 = u.lat_07 + EXCLUDED.lat_07, lat_08 = u.lat_08 + EXCLUDED.lat_08,
+      lat_09 = u.lat_09 + EXCLUDED.lat_09, lat_10 = u.lat_10 + EXCLUDED.lat_10, lat_11 = u.lat_11 + EXCLUDED.lat_11,
+      lat_12 = u.lat_12 + EXCLUDED.lat_12, lat_13 = u.lat_13 + EXCLUDED.lat_13, lat_14 = u.lat_14 + EXCLUDED.lat_14,
+      lat_15 = u.lat_15 + EXCLUDED.lat_15, lat_16 = u.lat_16 + EXCLUDED.lat_16, lat_17 = u.lat_17 + EXCLUDED.lat_17,
+      lat_18 = u.lat_18 + EXCLUDED.lat_18, lat_19 = u.lat_19 + EXCLUDED.lat_19
+    RETURNING 1
+  ),
+  totals AS (
+    INSERT INTO usage_hourly_totals AS u (org_id, hour, requests, errors, canceled, cache_hits,
+      prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
+    SELECT org_id, date_trunc('hour', at, 'UTC'),
+      count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'canceled'),
+      count(*) FILTER (WHERE cache_hit), sum(prompt_tokens), sum(completion_tokens), sum(cost),
+      sum(latency), max(latency),
+      count(*) FILTER (WHERE b = 0), count(*) FILTER (WHERE b = 1), count(*) FILTER (WHERE b = 2),
+      count(*) FILTER (WHERE b = 3), count(*) FILTER (WHERE b = 4), count(*) FILTER (WHERE b = 5),
+      count(*) FILTER (WHERE b = 6), count(*) FILTER (WHERE b = 7), count(*) FILTER (WHERE b = 8),
+      count(*) FILTER (WHERE b = 9), count(*) FILTER (WHERE b = 10), count(*) FILTER (WHERE b = 11),
+      count(*) FILTER (WHERE b = 12), count(*) FILTER (WHERE b = 13), count(*) FILTER (WHERE b = 14),
+      count(*) FILTER (WHERE b = 15), count(*) FILTER (WHERE b = 16), count(*) FILTER (WHERE b = 17),
+      count(*) FILTER (WHERE b = 18), count(*) FILTER (WHERE b = 19)
+    FROM bucketed
+    GROUP BY 1, 2
+    ON CONFLICT (org_id, hour) DO UPDATE SET
+      requests = u.requests + EXCLUDED.requests, errors = u.errors + EXCLUDED.errors,
+      canceled = u.canceled + EXCLUDED.canceled, cache_hits = u.cache_hits + EXCLUDED.cache_hits,
+      prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
+      completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, cost = u.cost + EXCLUDED.cost,
+      latency_ms_sum = u.latency_ms_sum + EXCLUDED.latency_ms_sum,
+      latency_max = GREATEST(u.latency_max, EXCLUDED.latency_max),
+      lat_00 = u.lat_00 + EXCLUDED.lat_00, lat_01 = u.lat_01 + EXCLUDED.lat_01, lat_02 = u.lat_02 + EXCLUDED.lat_02,
+      lat_03 = u.lat_03 + EXCLUDED.lat_03, lat_04 = u.lat_04 + EXCLUDED.lat_04, lat_05 = u.lat_05 + EXCLUDED.lat_05,
+      lat_06 = u.lat_06 + EXCLUDED.lat_06, lat_07 = u.lat_07 + EXCLUDED.lat_07, lat_08 = u.lat_08 + EXCLUDED.lat_08,
+      lat_09 = u.lat_09 + EXCLUDED.lat_09, lat_10 = u.lat_10 + EXCLUDED.lat_10, lat_11 = u.lat_11 + EXCLUDED.lat_11,
+      lat_12 = u.lat_12 + EXCLUDED.lat_12, lat_13 = u.lat_13 + EXCLUDED.lat_13, lat_14 = u.lat_14 + EXCLUDED.lat_14,
+      lat_15 = u.lat_15 + EXCLUDED.lat_15, lat_16 = u.lat_16 + EXCLUDED.lat_16, lat_17 = u.lat_17 + EXCLUDED.lat_17,
+      lat_18 = u.lat_18 + EXCLUDED.lat_18, lat_19 = u.lat_19 + EXCLUDED.lat_19
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM hourly) + 0 * (SELECT count(*) FROM daily) + 0 * (SELECT count(*) FROM totals)
+$$;
+
+-- Whatever was recorded before this migration (a fresh database has nothing).
+SELECT pm_usage_rollup_backfill('-infinity', 'infinity');
 
 -- Alert rules: evaluated every minute by the worker (the promptmill-alerts Temporal schedule).
 -- last_fired_window names the window the rule last fired in ('2026-11-29' for a UTC day, …): a rule

@@ -44,6 +44,18 @@ export interface UsageQuery {
   promptIds?: readonly string[] | null | undefined;
 }
 
+const SUMS = (sql: Queryable) => sql`
+  sum(u.requests)::float8 AS requests, sum(u.errors)::float8 AS errors,
+  sum(u.canceled)::float8 AS canceled, sum(u.cache_hits)::float8 AS "cacheHits",
+  sum(u.prompt_tokens)::float8 AS "promptTokens", sum(u.completion_tokens)::float8 AS "completionTokens",
+  sum(u.cost)::numeric AS cost, sum(u.latency_ms_sum)::float8 AS "latencyMsSum",
+  max(u.latency_max)::float8 AS "latencyMax",
+  sum(u.lat_00)::float8 AS lat_00, sum(u.lat_01)::float8 AS lat_01, sum(u.lat_02)::float8 AS lat_02, sum(u.lat_03)::float8 AS lat_03,
+  sum(u.lat_04)::float8 AS lat_04, sum(u.lat_05)::float8 AS lat_05, sum(u.lat_06)::float8 AS lat_06, sum(u.lat_07)::float8 AS lat_07,
+  sum(u.lat_08)::float8 AS lat_08, sum(u.lat_09)::float8 AS lat_09, sum(u.lat_10)::float8 AS lat_10, sum(u.lat_11)::float8 AS lat_11,
+  sum(u.lat_12)::float8 AS lat_12, sum(u.lat_13)::float8 AS lat_13, sum(u.lat_14)::float8 AS lat_14, sum(u.lat_15)::float8 AS lat_15,
+  sum(u.lat_16)::float8 AS lat_16, sum(u.lat_17)::float8 AS lat_17, sum(u.lat_18)::float8 AS lat_18, sum(u.lat_19)::float8 AS lat_19`;
+
 type RawRow = Omit<UsageRow, 'latencyHistogram'> & Record<string, number | Date | string>;
 
 const toUsageRow = (r: RawRow): UsageRow => {
@@ -56,9 +68,12 @@ const toUsageRow = (r: RawRow): UsageRow => {
   return { ...r, latencyHistogram } as UsageRow;
 };
 
-/** Sums per bucket (and group), only for buckets that have runs: the caller fills the gaps. */
+/**
+ * Sums per bucket (and group), only for buckets that have runs: the caller fills the gaps. Reads the
+ * coarsest table that answers: usage_daily for days, usage_hourly_totals for hours of the whole
+ * organization, usage_hourly for hours by key, prompt or model (or of one key, or some prompts).
+ */
 export async function usageByBucket(sql: Queryable, q: UsageQuery): Promise<UsageRow[]> {
-  const unit = q.granularity === 'day' ? 'day' : 'hour';
   const group =
     q.groupBy === 'key'
       ? sql`u.key_id`
@@ -67,26 +82,27 @@ export async function usageByBucket(sql: Queryable, q: UsageQuery): Promise<Usag
         : q.groupBy === 'model'
           ? sql`u.model`
           : sql`''`;
-  const rows = await sql<RawRow[]>`
-    SELECT date_trunc(${unit}, u.hour, 'UTC') AS bucket, ${group} AS "group",
-           sum(u.requests)::float8 AS requests, sum(u.errors)::float8 AS errors,
-           sum(u.canceled)::float8 AS canceled, sum(u.cache_hits)::float8 AS "cacheHits",
-           sum(u.prompt_tokens)::float8 AS "promptTokens", sum(u.completion_tokens)::float8 AS "completionTokens",
-           sum(u.cost)::numeric AS cost, sum(u.latency_ms_sum)::float8 AS "latencyMsSum",
-           max(u.latency_max)::float8 AS "latencyMax",
-           sum(u.lat_00)::float8 AS lat_00, sum(u.lat_01)::float8 AS lat_01, sum(u.lat_02)::float8 AS lat_02, sum(u.lat_03)::float8 AS lat_03,
-           sum(u.lat_04)::float8 AS lat_04, sum(u.lat_05)::float8 AS lat_05, sum(u.lat_06)::float8 AS lat_06, sum(u.lat_07)::float8 AS lat_07,
-           sum(u.lat_08)::float8 AS lat_08, sum(u.lat_09)::float8 AS lat_09, sum(u.lat_10)::float8 AS lat_10, sum(u.lat_11)::float8 AS lat_11,
-           sum(u.lat_12)::float8 AS lat_12, sum(u.lat_13)::float8 AS lat_13, sum(u.lat_14)::float8 AS lat_14, sum(u.lat_15)::float8 AS lat_15,
-           sum(u.lat_16)::float8 AS lat_16, sum(u.lat_17)::float8 AS lat_17, sum(u.lat_18)::float8 AS lat_18, sum(u.lat_19)::float8 AS lat_19
-    FROM usage_hourly u
-    WHERE u.org_id = ${q.orgId} AND u.hour >= ${q.from} AND u.hour < ${q.to}
+  const filters = sql`
       ${q.keyId === undefined ? sql`` : sql`AND u.key_id = ${q.keyId}`}
-      ${q.promptIds ? sql`AND u.prompt_id = ANY(${q.promptIds as string[]})` : sql``}
-    GROUP BY 1, 2
-    ORDER BY 1, 2`;
+      ${q.promptIds ? sql`AND u.prompt_id = ANY(${q.promptIds as string[]})` : sql``}`;
+  const isWholeOrg = q.groupBy === undefined && q.keyId === undefined && !q.promptIds;
+  const source =
+    q.granularity === 'day'
+      ? sql`(u.day::timestamp AT TIME ZONE 'UTC') AS bucket, ${group} AS "group", ${SUMS(sql)}
+            FROM usage_daily u
+            WHERE u.org_id = ${q.orgId} AND u.day >= ${isoDay(q.from)}::date AND u.day < ${isoDay(q.to)}::date ${filters}`
+      : isWholeOrg
+        ? sql`u.hour AS bucket, '' AS "group", ${SUMS(sql)}
+              FROM usage_hourly_totals u
+              WHERE u.org_id = ${q.orgId} AND u.hour >= ${q.from} AND u.hour < ${q.to}`
+        : sql`u.hour AS bucket, ${group} AS "group", ${SUMS(sql)}
+              FROM usage_hourly u
+              WHERE u.org_id = ${q.orgId} AND u.hour >= ${q.from} AND u.hour < ${q.to} ${filters}`;
+  const rows = await sql<RawRow[]>`SELECT ${source} GROUP BY 1, 2 ORDER BY 1, 2`;
   return rows.map(toUsageRow);
 }
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /** Names of an organization's keys and prompts (deleted ones too: their usage stays). */
 export async function usageGroupNames(
@@ -132,7 +148,7 @@ export async function usageTotals(
     SELECT COALESCE(sum(requests), 0)::float8 AS requests, COALESCE(sum(errors), 0)::float8 AS errors,
            COALESCE(sum(prompt_tokens + completion_tokens), 0)::float8 AS tokens,
            COALESCE(sum(cost), 0)::numeric AS cost
-    FROM usage_hourly
+    FROM ${keyId === undefined ? sql`usage_hourly_totals` : sql`usage_hourly`}
     WHERE org_id = ${orgId} AND hour >= ${from} AND hour < ${to}
       ${keyId === undefined ? sql`` : sql`AND key_id = ${keyId}`}`;
   return row!;
