@@ -18,7 +18,7 @@
  *   8 different hour rows and on one shared (hot) row.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startEmbeddedPostgres } from '@promptmill/dev/stack';
 import { createSql, runMigrations, usageByBucket } from '@promptmill/infra/db';

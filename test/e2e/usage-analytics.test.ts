@@ -201,13 +201,30 @@ describe('usage of real runs: sync, streamed, cached, failed', () => {
       plan: 'pro',
       billingStatus: 'active',
       limits: { requestsPerMinute: 60, requestsPerDay: 10_000, tokenBudget: 1_000_000 },
-      usage: { runs: 6, tokensUsed: tokens, tokensRemaining: 1_000_000 - tokens },
+      usage: { runs: want.requests, tokensUsed: tokens, tokensRemaining: 1_000_000 - tokens },
     });
     expect(res.body.data.usage.cost).toBeCloseTo(want.cost, 9);
     const now = new Date();
     expect(res.body.data.period.start).toBe(
       new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString(),
     );
+  });
+
+  it('concurrent run ends (cache hits and model calls) are all counted, none refused', async () => {
+    const before = (await usage(org.key, 'granularity=day')).body.data.totals;
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        call<{ runId: string }>('POST', '/api/v1/run', {
+          key: org.key,
+          body: { promptName: i % 2 ? cached : plain, variables: { x: i % 2 ? 'same' : `c${i}` } },
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(new Array(12).fill(200));
+    runIds.push(...results.map((r) => r.body.runId));
+    const after = (await usage(org.key, 'granularity=day')).body.data.totals;
+    expect(after.requests - before.requests).toBe(12);
+    expect(after.cacheHits - before.cacheHits).toBe(6);
   });
 
   it('a prompt-restricted key sees its prompts only', async () => {
@@ -217,7 +234,8 @@ describe('usage of real runs: sync, streamed, cached, failed', () => {
     });
     const res = await usage(onlyCached, 'groupBy=prompt');
     expect(res.status).toBe(200);
-    expect(res.body.data.totals.requests).toBe(2);
+    // 2 before, 6 hits in the concurrent test
+    expect(res.body.data.totals.requests).toBe(8);
     expect(res.body.data.groups.map((g) => g.name)).toEqual([cached]);
   });
 });
