@@ -83,8 +83,7 @@ try {
     () => sql<{ written: number }[]>`SELECT pm_usage_rollup_backfill('-infinity', 'infinity') AS written`,
   );
   const written = backfill[0]?.written ?? 0;
-  for (const t of ['usage_hourly', 'usage_daily', 'usage_hourly_totals'])
-    await sql.unsafe(`VACUUM ANALYZE ${t}`);
+  for (const t of ['usage_hourly', 'usage_daily', 'usage_hourly_by']) await sql.unsafe(`VACUUM ANALYZE ${t}`);
   await sql`VACUUM ANALYZE usage_events`;
   console.log(
     `\nload: ${ROWS.toLocaleString()} usage rows in ${(loadMs / 1000).toFixed(1)} s; roll-up: ${written.toLocaleString()} hour rows in ${(rollupMs / 1000).toFixed(1)} s`,
@@ -102,7 +101,7 @@ try {
   const [daily] =
     await sql`SELECT sum(requests)::float8 AS requests, sum(cost)::numeric AS cost FROM usage_daily`;
   const [totals] =
-    await sql`SELECT sum(requests)::float8 AS requests, sum(cost)::numeric AS cost FROM usage_hourly_totals`;
+    await sql`SELECT sum(requests)::float8 AS requests, sum(cost)::numeric AS cost FROM usage_hourly_by WHERE dim = 'org'`;
   const same =
     JSON.stringify(raw) === JSON.stringify(rolled) &&
     JSON.stringify(daily) === JSON.stringify({ requests: raw?.requests, cost: raw?.cost }) &&
@@ -116,6 +115,7 @@ try {
     ['30 days by hour', 'hour', DAYS, undefined],
     ['30 days by day', 'day', DAYS, undefined],
     ['30 days by hour, per prompt', 'hour', DAYS, 'prompt'],
+    ['30 days by hour, per key', 'hour', DAYS, 'key'],
     ['30 days by day, per key', 'day', DAYS, 'key'],
     ['30 days by day, per model', 'day', DAYS, 'model'],
     ['90 days by hour (max range)', 'hour', 90, undefined],

@@ -186,6 +186,13 @@ describe('usage of real runs: sync, streamed, cached, failed', () => {
     expect(res.status).toBe(200);
     expect(res.body.data.key.id).toBe(org.keyId);
     expect(res.body.data.totals).toMatchObject({ requests: 5, errors: 1, successRate: 0.8, errorRate: 0.2 });
+    const hourly = await call<{ data: { totals: Metrics; buckets: Bucket[] } }>(
+      'GET',
+      `/v1/keys/${org.keyId}/analytics?granularity=hour`,
+      { key: org.key },
+    );
+    expect(hourly.body.data.totals).toMatchObject({ requests: 5, errors: 1 });
+    expect(hourly.body.data.buckets.reduce((a, b) => a + b.requests, 0)).toBe(5);
   });
 
   it('billing: plan, budget, tokens used and left, cost this month', async () => {
@@ -237,6 +244,11 @@ describe('usage of real runs: sync, streamed, cached, failed', () => {
     // 2 before, 6 hits in the concurrent test
     expect(res.body.data.totals.requests).toBe(8);
     expect(res.body.data.groups.map((g) => g.name)).toEqual([cached]);
+    // by model for a prompt-restricted key: read from the full key × prompt × model roll-up
+    const byModel = await usage(onlyCached, 'groupBy=model&granularity=hour');
+    expect(byModel.body.data.groups.map((g) => [g.key, g.totals.requests, g.totals.cacheHits])).toEqual([
+      ['mock-1', 8, 7],
+    ]);
   });
 });
 

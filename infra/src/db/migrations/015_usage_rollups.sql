@@ -66,11 +66,15 @@ CREATE TABLE IF NOT EXISTS usage_daily (
 );
 CREATE INDEX IF NOT EXISTS usage_daily_key ON usage_daily (org_id, key_id, day);
 
--- … and per organization and hour, all keys, prompts and models together (hour granularity without
--- groupBy: one row per hour). Its row is shared by every run of the organization that hour; it is
--- written at commit (below), next to org_usage_monthly, which is shared by every run of the month.
-CREATE TABLE IF NOT EXISTS usage_hourly_totals (
+-- … and per hour along one dimension at a time: dim 'org' (value '': the whole organization), 'key',
+-- 'prompt' or 'model' (value: its id or name). Hour granularity reads these: one row per hour and
+-- group instead of one per (key, prompt, model). The 'org' row is shared by every run of the
+-- organization that hour; it is written at commit (below), after org_usage_monthly, which is shared
+-- by every run of the month, so it adds no new point where one organization's run ends queue.
+CREATE TABLE IF NOT EXISTS usage_hourly_by (
   org_id            text NOT NULL,
+  dim               text NOT NULL CHECK (dim IN ('org', 'key', 'prompt', 'model')),
+  value             text NOT NULL,
   hour              timestamptz NOT NULL,
   requests          integer NOT NULL DEFAULT 0,
   errors            integer NOT NULL DEFAULT 0,
@@ -88,7 +92,7 @@ CREATE TABLE IF NOT EXISTS usage_hourly_totals (
   lat_12 integer NOT NULL DEFAULT 0, lat_13 integer NOT NULL DEFAULT 0, lat_14 integer NOT NULL DEFAULT 0,
   lat_15 integer NOT NULL DEFAULT 0, lat_16 integer NOT NULL DEFAULT 0, lat_17 integer NOT NULL DEFAULT 0,
   lat_18 integer NOT NULL DEFAULT 0, lat_19 integer NOT NULL DEFAULT 0,
-  PRIMARY KEY (org_id, hour)
+  PRIMARY KEY (org_id, dim, hour, value)
 );
 
 -- Lower edges (ms) of latency buckets 1..19; bucket 0 is [0, 10), bucket 19 is [120000, ∞).
@@ -97,7 +101,8 @@ CREATE OR REPLACE FUNCTION pm_latency_edges() RETURNS integer[] LANGUAGE sql IMM
                20000, 30000, 60000, 120000]
 $$;
 
--- Adds one ended run to its rows: its hour's (org, key, prompt, model), its day's, its org's hour.
+-- Adds one ended run to its rows: its hour's (org, key, prompt, model), its day's, and its hour's
+-- per organization, key, prompt and model (usage_hourly_by, in that order in every transaction).
 -- Upserts: concurrent ends of runs sharing a row queue on that row's lock only until the first commits.
 CREATE OR REPLACE FUNCTION pm_usage_rollup_add(
   p_org text, p_at timestamptz, p_key text, p_prompt text, p_model text, p_status text,
@@ -145,10 +150,11 @@ BEGIN
     lat_15 = u.lat_15 + EXCLUDED.lat_15, lat_16 = u.lat_16 + EXCLUDED.lat_16, lat_17 = u.lat_17 + EXCLUDED.lat_17,
     lat_18 = u.lat_18 + EXCLUDED.lat_18, lat_19 = u.lat_19 + EXCLUDED.lat_19;
 
-  INSERT INTO usage_hourly_totals AS u (org_id, hour, requests, errors, canceled, cache_hits,
+  INSERT INTO usage_hourly_by AS u (org_id, dim, value, hour, requests, errors, canceled, cache_hits,
     prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
-  VALUES (p_org, v_hour, 1, v_err, v_can, v_hit, p_prompt_tokens, p_completion_tokens, p_cost, v_lat, v_lat, (b = 0)::int, (b = 1)::int, (b = 2)::int, (b = 3)::int, (b = 4)::int, (b = 5)::int, (b = 6)::int, (b = 7)::int, (b = 8)::int, (b = 9)::int, (b = 10)::int, (b = 11)::int, (b = 12)::int, (b = 13)::int, (b = 14)::int, (b = 15)::int, (b = 16)::int, (b = 17)::int, (b = 18)::int, (b = 19)::int)
-  ON CONFLICT (org_id, hour) DO UPDATE SET
+  SELECT p_org, d.dim, d.value, v_hour, 1, v_err, v_can, v_hit, p_prompt_tokens, p_completion_tokens, p_cost, v_lat, v_lat, (b = 0)::int, (b = 1)::int, (b = 2)::int, (b = 3)::int, (b = 4)::int, (b = 5)::int, (b = 6)::int, (b = 7)::int, (b = 8)::int, (b = 9)::int, (b = 10)::int, (b = 11)::int, (b = 12)::int, (b = 13)::int, (b = 14)::int, (b = 15)::int, (b = 16)::int, (b = 17)::int, (b = 18)::int, (b = 19)::int
+  FROM (VALUES ('org', ''), ('key', COALESCE(p_key, '')), ('prompt', COALESCE(p_prompt, '')), ('model', p_model)) AS d(dim, value)
+  ON CONFLICT (org_id, dim, hour, value) DO UPDATE SET
     requests = u.requests + 1, errors = u.errors + EXCLUDED.errors, canceled = u.canceled + EXCLUDED.canceled,
     cache_hits = u.cache_hits + EXCLUDED.cache_hits, prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,
     completion_tokens = u.completion_tokens + EXCLUDED.completion_tokens, cost = u.cost + EXCLUDED.cost,
@@ -289,9 +295,9 @@ RETURNS bigint LANGUAGE sql AS $$
     RETURNING 1
   ),
   totals AS (
-    INSERT INTO usage_hourly_totals AS u (org_id, hour, requests, errors, canceled, cache_hits,
+    INSERT INTO usage_hourly_by AS u (org_id, dim, value, hour, requests, errors, canceled, cache_hits,
       prompt_tokens, completion_tokens, cost, latency_ms_sum, latency_max, lat_00, lat_01, lat_02, lat_03, lat_04, lat_05, lat_06, lat_07, lat_08, lat_09, lat_10, lat_11, lat_12, lat_13, lat_14, lat_15, lat_16, lat_17, lat_18, lat_19)
-    SELECT org_id, date_trunc('hour', at, 'UTC'),
+    SELECT org_id, d.dim, d.value, date_trunc('hour', at, 'UTC'),
       count(*), count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'canceled'),
       count(*) FILTER (WHERE cache_hit), sum(prompt_tokens), sum(completion_tokens), sum(cost),
       sum(latency), max(latency),
@@ -303,8 +309,10 @@ RETURNS bigint LANGUAGE sql AS $$
       count(*) FILTER (WHERE b = 15), count(*) FILTER (WHERE b = 16), count(*) FILTER (WHERE b = 17),
       count(*) FILTER (WHERE b = 18), count(*) FILTER (WHERE b = 19)
     FROM bucketed
-    GROUP BY 1, 2
-    ON CONFLICT (org_id, hour) DO UPDATE SET
+    CROSS JOIN LATERAL (VALUES ('org', ''), ('key', COALESCE(key_id, '')), ('prompt', COALESCE(prompt_id, '')),
+                               ('model', model)) AS d(dim, value)
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (org_id, dim, hour, value) DO UPDATE SET
       requests = u.requests + EXCLUDED.requests, errors = u.errors + EXCLUDED.errors,
       canceled = u.canceled + EXCLUDED.canceled, cache_hits = u.cache_hits + EXCLUDED.cache_hits,
       prompt_tokens = u.prompt_tokens + EXCLUDED.prompt_tokens,

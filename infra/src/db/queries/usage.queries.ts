@@ -69,9 +69,30 @@ const toUsageRow = (r: RawRow): UsageRow => {
 };
 
 /**
+ * Which hourly table answers a query: usage_hourly_by along one dimension (the whole organization,
+ * or by key, prompt or model, optionally for one key or some prompts) when the filters and the
+ * grouping are on the same dimension; usage_hourly (every key × prompt × model) otherwise.
+ */
+function hourlyDimension(
+  q: UsageQuery,
+): { dim: 'org' | UsageGroupBy; values?: readonly string[] } | undefined {
+  const hasKey = q.keyId !== undefined;
+  const hasPrompts = Boolean(q.promptIds);
+  if (hasKey && hasPrompts) return undefined;
+  if (hasKey)
+    return !q.groupBy || q.groupBy === 'key' ? { dim: 'key', values: [q.keyId as string] } : undefined;
+  if (hasPrompts) {
+    return !q.groupBy || q.groupBy === 'prompt'
+      ? { dim: 'prompt', values: q.promptIds as string[] }
+      : undefined;
+  }
+  return { dim: q.groupBy ?? 'org' };
+}
+
+/**
  * Sums per bucket (and group), only for buckets that have runs: the caller fills the gaps. Reads the
- * coarsest table that answers: usage_daily for days, usage_hourly_totals for hours of the whole
- * organization, usage_hourly for hours by key, prompt or model (or of one key, or some prompts).
+ * coarsest table that answers: usage_daily for days, usage_hourly_by for hours along one dimension,
+ * usage_hourly for the rest (hours by key or model for a prompt-restricted caller, …).
  */
 export async function usageByBucket(sql: Queryable, q: UsageQuery): Promise<UsageRow[]> {
   const group =
@@ -85,16 +106,17 @@ export async function usageByBucket(sql: Queryable, q: UsageQuery): Promise<Usag
   const filters = sql`
       ${q.keyId === undefined ? sql`` : sql`AND u.key_id = ${q.keyId}`}
       ${q.promptIds ? sql`AND u.prompt_id = ANY(${q.promptIds as string[]})` : sql``}`;
-  const isWholeOrg = q.groupBy === undefined && q.keyId === undefined && !q.promptIds;
+  const by = q.granularity === 'hour' ? hourlyDimension(q) : undefined;
   const source =
     q.granularity === 'day'
       ? sql`(u.day::timestamp AT TIME ZONE 'UTC') AS bucket, ${group} AS "group", ${SUMS(sql)}
             FROM usage_daily u
             WHERE u.org_id = ${q.orgId} AND u.day >= ${isoDay(q.from)}::date AND u.day < ${isoDay(q.to)}::date ${filters}`
-      : isWholeOrg
-        ? sql`u.hour AS bucket, '' AS "group", ${SUMS(sql)}
-              FROM usage_hourly_totals u
-              WHERE u.org_id = ${q.orgId} AND u.hour >= ${q.from} AND u.hour < ${q.to}`
+      : by
+        ? sql`u.hour AS bucket, ${q.groupBy ? sql`u.value` : sql`''`} AS "group", ${SUMS(sql)}
+              FROM usage_hourly_by u
+              WHERE u.org_id = ${q.orgId} AND u.dim = ${by.dim} AND u.hour >= ${q.from} AND u.hour < ${q.to}
+                ${by.values ? sql`AND u.value = ANY(${by.values as string[]})` : sql``}`
         : sql`u.hour AS bucket, ${group} AS "group", ${SUMS(sql)}
               FROM usage_hourly u
               WHERE u.org_id = ${q.orgId} AND u.hour >= ${q.from} AND u.hour < ${q.to} ${filters}`;
@@ -148,8 +170,8 @@ export async function usageTotals(
     SELECT COALESCE(sum(requests), 0)::float8 AS requests, COALESCE(sum(errors), 0)::float8 AS errors,
            COALESCE(sum(prompt_tokens + completion_tokens), 0)::float8 AS tokens,
            COALESCE(sum(cost), 0)::numeric AS cost
-    FROM ${keyId === undefined ? sql`usage_hourly_totals` : sql`usage_hourly`}
-    WHERE org_id = ${orgId} AND hour >= ${from} AND hour < ${to}
-      ${keyId === undefined ? sql`` : sql`AND key_id = ${keyId}`}`;
+    FROM usage_hourly_by
+    WHERE org_id = ${orgId} AND dim = ${keyId === undefined ? 'org' : 'key'} AND value = ${keyId ?? ''}
+      AND hour >= ${from} AND hour < ${to}`;
   return row!;
 }
