@@ -449,6 +449,7 @@ describe('usage of seeded runs at fixed times', () => {
     await bad('granularity=minute', 'granularity');
     await bad('groupBy=org', 'groupBy');
     await bad('from=yesterday', 'from');
+    await bad('from=9999-12-30T12:00:00Z&to=9999-12-31T23:59:59Z&granularity=day', 'to');
     // exactly 90 days of hours is allowed
     const ok = await usage(org.key, 'from=2030-01-01T00:00:00Z&to=2030-04-01T00:00:00Z&granularity=hour');
     expect(ok.status).toBe(200);

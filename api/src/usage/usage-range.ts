@@ -17,6 +17,8 @@ export interface UsageRange {
   starts: Date[];
 }
 
+const LAST_BUCKET_END = Date.UTC(9999, 11, 31);
+
 const sizeOf = (g: UsageGranularity) => (g === 'day' ? DAY_MS : HOUR_MS);
 
 const invalid = (field: string, message: string) =>
@@ -40,6 +42,8 @@ export function resolveRange(
   const size = sizeOf(q.granularity);
   const start = Math.floor(from.getTime() / size) * size;
   const end = Math.ceil(to.getTime() / size) * size;
+  // rounded up past the last day a timestamp holds in ISO-8601 without an expanded year
+  if (end > LAST_BUCKET_END) throw invalid('to', 'must be before 9999-12-31T00:00:00Z');
   const starts: Date[] = [];
   for (let t = start; t < end; t += size) starts.push(new Date(t));
   return { from: new Date(start), to: new Date(end), granularity: q.granularity, starts };
