@@ -14,8 +14,9 @@
  * - the analytics reads as the routes make them (buildUsageReport: SQL + zero-filling + p95), each
  *   repeated, median and max: 30 days by hour, by day per prompt / key / model, 90 days by hour;
  *   and the same 30-day sums straight from usage_events, for comparison;
- * - the write side: what the trigger adds to a run's end, one insert+commit per run, 8 writers on
- *   8 different hour rows and on one shared (hot) row.
+ * - the write side: what the trigger adds to a run's end, one insert+commit per run, 8 writers:
+ *   without the trigger; with it for 8 organizations (no row shared), for 8 keys of one organization
+ *   (they share the organization's hour row), for one key (every roll-up row shared).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -177,18 +178,22 @@ try {
   const PER = Number(process.env.BENCH_USAGE_WRITES ?? 400);
   const writers = 8;
   let seq = 0;
-  const insertRun = (keyIdx: number, at: Date) =>
+  const insertRun = (keyIdx: number, at: Date, org = ORG) =>
     sql`
       INSERT INTO usage_events (org_id, key_id, run_id, kind, prompt_id, model, status, prompt_tokens,
                                 completion_tokens, cost, latency_ms, created_at)
-      VALUES (${ORG}, ${`key_w${keyIdx}`}, ${`run_w${seq++}`}, 'run', 'pmt_0', 'gpt-4o', 'succeeded', 100, 50, 0.001,
+      VALUES (${org}, ${`key_w${keyIdx}`}, ${`run_w${seq++}`}, 'run', 'pmt_0', 'gpt-4o', 'succeeded', 100, 50, 0.001,
               250, ${at})`;
-  const writeLoad = async (label: string, keyOf: (w: number) => number) => {
+  const writeLoad = async (
+    label: string,
+    keyOf: (w: number) => number,
+    orgOf: (w: number) => string = () => ORG,
+  ) => {
     const at = new Date(END.getTime() + 3_600_000 * (2 + seq / 1e6));
     const [, ms] = await time(() =>
       Promise.all(
         Array.from({ length: writers }, async (_, w) => {
-          for (let i = 0; i < PER; i++) await insertRun(keyOf(w), at);
+          for (let i = 0; i < PER; i++) await insertRun(keyOf(w), at, orgOf(w));
         }),
       ),
     );
@@ -202,8 +207,13 @@ try {
   await sql`ALTER TABLE usage_events DISABLE TRIGGER usage_events_rollup`;
   await writeLoad('no roll-up trigger', (w) => w);
   await sql`ALTER TABLE usage_events ENABLE TRIGGER usage_events_rollup`;
-  await writeLoad('trigger, 8 different hour rows', (w) => 100 + w);
-  await writeLoad('trigger, one hot hour row', () => 999);
+  await writeLoad(
+    'trigger, 8 organizations (no shared row)',
+    (w) => 200 + w,
+    (w) => `org_w${w}`,
+  );
+  await writeLoad("trigger, one organization, 8 keys (share the org's hour row)", (w) => 100 + w);
+  await writeLoad('trigger, one organization, one key (every row shared)', () => 999);
   const [hot] = await sql<{ requests: number }[]>`
     SELECT requests FROM usage_hourly WHERE org_id = ${ORG} AND key_id = 'key_w999'`;
   console.log(`hot row counted ${hot?.requests} of ${writers * PER} runs`);
