@@ -7,7 +7,7 @@ import {
   insertAlertRule,
   listAlertRules,
   type Sql,
-  setAlertRuleEnabled,
+  updateAlertRule,
 } from '@promptmill/infra/db';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
@@ -77,7 +77,7 @@ export async function updateAlert(
   id: string,
   patch: { enabled?: boolean | undefined; name?: string | undefined },
 ): Promise<AlertView> {
-  const row = await setAlertRuleEnabled(sql, auth.org.id, id, patch);
+  const row = await updateAlertRule(sql, auth.org.id, id, patch);
   if (!row) throw notFound(id);
   return toAlertView(row);
 }

@@ -108,7 +108,6 @@ export async function buildUsageReport(sql: Sql, auth: AuthContext, input: Usage
     totals: toMetrics(overall.totals),
     buckets: overall.buckets,
     groups,
-    overallSums: overall.totals,
   };
 }
 

@@ -39,11 +39,7 @@ export function usageRoutes({ sql, clock }: UsageDeps): RouteDef[] {
       },
       handler: async ({ res, query, auth }) => {
         const range = resolveRange(query, clock());
-        const { overallSums: _, ...report } = await buildUsageReport(sql, auth, {
-          range,
-          groupBy: query.groupBy,
-        });
-        res.json({ data: report });
+        res.json({ data: await buildUsageReport(sql, auth, { range, groupBy: query.groupBy }) });
       },
     }),
     defineRoute({

@@ -82,7 +82,7 @@ export async function findAlertRule(
   return row;
 }
 
-export async function setAlertRuleEnabled(
+export async function updateAlertRule(
   sql: Queryable,
   orgId: string,
   id: string,
