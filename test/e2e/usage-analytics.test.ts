@@ -413,6 +413,27 @@ describe('usage of seeded runs at fixed times', () => {
     expect(key.body.error.code).toBe('KEY_NOT_FOUND');
   });
 
+  it('billing without a budget: nothing left to count down; a Free-plan organization is refused', async () => {
+    const res = await call<{
+      data: { limits: { tokenBudget: number | null }; usage: Record<string, number | null> };
+    }>('GET', '/v1/billing', { key: other.key });
+    expect(res.status).toBe(200);
+    expect(res.body.data.limits.tokenBudget).toBeNull();
+    expect(res.body.data.usage).toEqual({
+      runs: 0,
+      tokensUsed: 0,
+      tokensReserved: 0,
+      tokensRemaining: null,
+      cost: 0,
+    });
+    const free = await createOrg({ plan: 'free' });
+    for (const path of ['/v1/usage', '/v1/billing', `/v1/keys/${free.keyId}/analytics`, '/v1/alerts']) {
+      const refused = await call<{ error: { code: string } }>('GET', path, { key: free.key });
+      expect(refused.status, path).toBe(403);
+      expect(refused.body.error.code).toBe('API_NOT_ALLOWED');
+    }
+  });
+
   it('key analytics over the seeded days', async () => {
     const res = await call<{ data: { totals: Record<string, number>; buckets: Bucket[] } }>(
       'GET',
