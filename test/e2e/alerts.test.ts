@@ -234,18 +234,25 @@ describe('alerts', () => {
       windowMinutes: 15,
       minRequests: 4,
     });
+    /** runs that ended: their 'run' usage events */
     const endRuns = async (finishedAt: string, statuses: string[]) => {
       for (const status of statuses) {
         await sql`
-          INSERT INTO runs (id, org_id, key_id, prompt_id, version_id, prompt_version, mode, status, model,
-                            created_at, started_at, finished_at)
-          VALUES (${runId()}, ${org.orgId}, ${org.keyId}, ${pid}, ${versionId}, 1, 'sync', ${status}, 'mock-1',
-                  ${finishedAt}::timestamptz - interval '1 second', ${finishedAt}::timestamptz - interval '1 second',
-                  ${finishedAt})`;
+          INSERT INTO usage_events (org_id, key_id, run_id, kind, prompt_id, model, status, created_at)
+          VALUES (${org.orgId}, ${org.keyId}, ${runId()}, 'run', ${pid}, 'mock-1', ${status}, ${finishedAt})`;
       }
     };
-    // 1 of 3 failed: over 25 %, but under the minimum of 4 runs
-    await endRuns('2031-08-01T10:02:00Z', ['failed', 'succeeded', 'succeeded']);
+    /** a run that failed before its workflow started: no usage event, counted from the run */
+    const failUnstarted = async (finishedAt: string) => {
+      await sql`
+        INSERT INTO runs (id, org_id, key_id, prompt_id, version_id, prompt_version, mode, status, model,
+                          created_at, finished_at)
+        VALUES (${runId()}, ${org.orgId}, ${org.keyId}, ${pid}, ${versionId}, 1, 'async', 'failed', 'mock-1',
+                ${finishedAt}::timestamptz - interval '1 second', ${finishedAt})`;
+    };
+    // 1 of 3 failed (before its start): over 25 %, but under the minimum of 4 runs
+    await endRuns('2031-08-01T10:02:00Z', ['succeeded', 'succeeded']);
+    await failUnstarted('2031-08-01T10:02:00Z');
     expect((await evaluate('2031-08-01T10:05:00Z')).fired).toEqual([]);
     expect(await getAlert(rule.id)).toMatchObject({ state: 'ok', lastValue: 33.33 });
     await endRuns('2031-08-01T10:06:00Z', ['succeeded']);

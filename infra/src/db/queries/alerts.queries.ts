@@ -127,7 +127,11 @@ export async function listRulesToEvaluate(sql: Queryable, orgId?: string): Promi
   return [...rows];
 }
 
-/** Runs that ended in (from, to] and how many failed: from the runs themselves (every end counts). */
+/**
+ * Runs that ended in (from, to] and how many failed: their 'run' usage events (indexed by org and
+ * time: only the window is read), plus runs that failed before their workflow started (no usage
+ * event; found among the org's failed runs of the last day, a small set).
+ */
 export async function endedRunCounts(
   sql: Queryable,
   orgId: string,
@@ -135,10 +139,17 @@ export async function endedRunCounts(
   to: Date,
 ): Promise<{ requests: number; errors: number }> {
   const [row] = await sql<{ requests: number; errors: number }[]>`
-    SELECT count(*)::int AS requests, count(*) FILTER (WHERE status = 'failed')::int AS errors
-    FROM runs
-    WHERE org_id = ${orgId} AND created_at > ${from}::timestamptz - interval '1 day'
-      AND finished_at > ${from} AND finished_at <= ${to} AND status IN ('succeeded', 'failed', 'canceled')`;
+    SELECT (e.requests + u.n)::int AS requests, (e.errors + u.n)::int AS errors
+    FROM (
+      SELECT count(*) AS requests, count(*) FILTER (WHERE status = 'failed') AS errors
+      FROM usage_events
+      WHERE org_id = ${orgId} AND kind = 'run' AND created_at > ${from} AND created_at <= ${to}
+    ) e, (
+      SELECT count(*) AS n FROM runs r
+      WHERE r.org_id = ${orgId} AND r.status = 'failed' AND r.created_at > ${from}::timestamptz - interval '1 day'
+        AND r.started_at IS NULL AND r.finished_at > ${from} AND r.finished_at <= ${to}
+        AND NOT EXISTS (SELECT 1 FROM usage_events x WHERE x.run_id = r.id AND x.kind = 'run')
+    ) u`;
   return row!;
 }
 
