@@ -1,8 +1,9 @@
 import type { Sql } from '@promptmill/infra/db';
-import type { RunActivities } from '@promptmill/workflows';
+import type { AlertActivities, RunActivities } from '@promptmill/workflows';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { ModelPrice } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { createAlertActivities } from './alerts.activity.ts';
 import { createCompleteRunActivity } from './complete-run.activity.ts';
 import { createModelCallActivity } from './model-call.activity.ts';
 
@@ -15,10 +16,13 @@ export interface ActivityDeps {
   streamIdleTimeoutMs?: number | undefined;
 }
 
+export type WorkerActivities = RunActivities & AlertActivities;
+
 /** Every activity the worker registers, built from its dependencies (no module mocking in tests). */
-export function createActivities(deps: ActivityDeps): RunActivities {
+export function createActivities(deps: ActivityDeps): WorkerActivities {
   return {
     callModel: createModelCallActivity(deps),
     completeRun: createCompleteRunActivity(deps),
+    ...createAlertActivities(deps),
   };
 }

@@ -30,6 +30,7 @@ export const ERROR_TABLE = {
   TEMPLATE_NOT_FOUND: { status: 404, retryable: false },
   WEBHOOK_NOT_FOUND: { status: 404, retryable: false },
   WORKFLOW_NOT_FOUND: { status: 404, retryable: false },
+  ALERT_NOT_FOUND: { status: 404, retryable: false },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   CONFLICT: { status: 409, retryable: false },
   INVALID_STATE: { status: 409, retryable: false },

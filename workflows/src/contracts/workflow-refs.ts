@@ -1,3 +1,4 @@
+import type { evaluateAlertsWorkflow } from '../workflows/evaluate-alerts.workflow.ts';
 import type { runPromptWorkflow } from '../workflows/run-prompt.workflow.ts';
 
 /** Any workflow function: what Temporal's client generics accept. */
@@ -19,3 +20,8 @@ export type WorkflowOf<R> = R extends WorkflowRef<infer W> ? W : never;
 
 /** One prompt run (workflow id = run id). */
 export const RUN_PROMPT_WORKFLOW: WorkflowRef<typeof runPromptWorkflow> = { type: 'runPromptWorkflow' };
+
+/** One evaluation of every enabled alert rule (started by the `promptmill-alerts` schedule). */
+export const EVALUATE_ALERTS_WORKFLOW: WorkflowRef<typeof evaluateAlertsWorkflow> = {
+  type: 'evaluateAlertsWorkflow',
+};
