@@ -4,7 +4,7 @@ import { Alerts, usageQuery, Webhooks, Workflows } from './resources/platform.ts
 import { Prompts, Templates } from './resources/prompts.ts';
 import { type RunOptions, Runs, SyncRuns } from './resources/runs.ts';
 import type { RunStream } from './stream.ts';
-import type { Me, SyncRunResult, UsageQuery, UsageRow } from './types.ts';
+import type { Billing, Me, SyncRunResult, UsageQuery, UsageReport } from './types.ts';
 
 /**
  * The Promptmill API client.
@@ -73,15 +73,13 @@ export class Promptmill {
   }
 
   /** Runs, failed runs, tokens, cost and latency over a period (default: the last 24 h). */
-  async usage(
-    query: UsageQuery = {},
-    opts?: RequestOptions,
-  ): Promise<{ data: UsageRow[]; [field: string]: unknown }> {
-    return (await this.#t.json<{ data: UsageRow[] }>('usage', { ...opts, query: usageQuery(query) })).body;
+  async usage(query: UsageQuery = {}, opts?: RequestOptions): Promise<UsageReport> {
+    return (await this.#t.json<{ data: UsageReport }>('usage', { ...opts, query: usageQuery(query) })).body
+      .data;
   }
 
   /** Plan, limits, period, tokens used and left, cost this period. */
-  async billing(opts?: RequestOptions): Promise<Record<string, unknown>> {
-    return (await this.#t.json<{ data: Record<string, unknown> }>('billing', opts)).body.data;
+  async billing(opts?: RequestOptions): Promise<Billing> {
+    return (await this.#t.json<{ data: Billing }>('billing', opts)).body.data;
   }
 }

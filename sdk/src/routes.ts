@@ -70,6 +70,8 @@ export const ROUTES = {
 
   'alerts.create': { method: 'POST', path: '/v1/alerts' },
   'alerts.list': { method: 'GET', path: '/v1/alerts' },
+  'alerts.get': { method: 'GET', path: '/v1/alerts/{id}' },
+  'alerts.update': { method: 'PATCH', path: '/v1/alerts/{id}' },
   'alerts.delete': { method: 'DELETE', path: '/v1/alerts/{id}' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 

@@ -386,25 +386,107 @@ export interface WebhookEvent<D = Record<string, unknown>> {
 }
 
 export interface UsageQuery {
+  /** default: `to` − 24 h (rounded down to the hour or UTC day) */
   from?: string | Date;
+  /** exclusive; default now */
   to?: string | Date;
   granularity?: 'hour' | 'day';
   groupBy?: 'key' | 'prompt' | 'model';
 }
 
-export interface UsageRow {
+export interface UsageMetrics {
+  /** runs that ended (any status) */
   requests: number;
+  /** failed runs */
   errors: number;
-  [field: string]: unknown;
+  canceled: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cost: number;
+  avgLatencyMs: number | null;
+  p95LatencyMs: number | null;
+}
+
+export interface UsageBucket extends UsageMetrics {
+  start: string;
+  end: string;
+}
+
+export interface UsageReport {
+  from: string;
+  to: string;
+  granularity: 'hour' | 'day';
+  groupBy: 'key' | 'prompt' | 'model' | null;
+  totals: UsageMetrics;
+  /** every bucket of the range, zero-filled */
+  buckets: UsageBucket[];
+  /** with groupBy: one zero-filled series per key, prompt or model */
+  groups: Array<{ key: string | null; name: string | null; totals: UsageMetrics; buckets: UsageBucket[] }>;
+}
+
+export interface KeyAnalytics {
+  key: { id: string; name: string; createdAt: string; lastUsedAt: string | null; usageCount: number };
+  from: string;
+  to: string;
+  granularity: 'hour' | 'day';
+  totals: UsageMetrics & { successRate: number | null; errorRate: number | null };
+  buckets: UsageBucket[];
+}
+
+export interface Billing {
+  plan: 'free' | 'pro' | 'team' | 'enterprise';
+  billingStatus: 'active' | 'past_due' | 'disputed' | 'canceled';
+  limits: { requestsPerMinute: number; requestsPerDay: number; tokenBudget: number | null };
+  period: { start: string; end: string };
+  usage: {
+    runs: number;
+    tokensUsed: number;
+    tokensReserved: number;
+    tokensRemaining: number | null;
+    cost: number;
+  };
 }
 
 export interface Alert {
   id: string;
   type: 'usage_threshold' | 'error_rate' | 'cost_threshold';
-  [field: string]: unknown;
+  name: string;
+  enabled: boolean;
+  thresholdPercent: number | null;
+  windowMinutes: number | null;
+  minRequests: number | null;
+  amountUsd: number | null;
+  keyId: string | null;
+  state: 'ok' | 'firing' | 'disabled';
+  lastValue: number | null;
+  lastEvaluatedAt: string | null;
+  lastFiredAt: string | null;
+  createdAt: string;
 }
 
-export interface AlertParams {
-  type: 'usage_threshold' | 'error_rate' | 'cost_threshold';
-  [field: string]: unknown;
+interface AlertCommon {
+  name?: string | undefined;
+  enabled?: boolean | undefined;
+}
+
+/** A rule: percent of the tightest limit, percent of failed runs over a window, or USD per UTC day. */
+export type AlertParams =
+  | (AlertCommon & {
+      type: 'usage_threshold';
+      thresholdPercent?: number | undefined;
+      keyId?: string | undefined;
+    })
+  | (AlertCommon & {
+      type: 'error_rate';
+      thresholdPercent?: number | undefined;
+      windowMinutes?: number | undefined;
+      minRequests?: number | undefined;
+    })
+  | (AlertCommon & { type: 'cost_threshold'; amountUsd: number });
+
+export interface UpdateAlertParams {
+  enabled?: boolean;
+  name?: string;
 }

@@ -289,11 +289,22 @@ describe('promptmill login, keys, runs tail, usage', () => {
   it('usage prints a table (and --json)', async (ctx) => {
     const reason = await missingRoutes(['GET', '/v1/usage']);
     if (reason) ctx.skip(reason);
+    const name = await createPrompt(org.key, { template: 'counted' });
+    await sdk(org.key).run(name);
     const json = await cli(['usage', '--group-by', 'prompt', '--json'], { env });
     expect(json.code).toBe(0);
-    expect(Array.isArray(JSON.parse(json.stdout).data)).toBe(true);
+    const report = JSON.parse(json.stdout);
+    expect(report.groups.find((g: { name: string }) => g.name === name)).toMatchObject({
+      totals: { requests: 1 },
+    });
     const table = await cli(['usage', '--group-by', 'prompt'], { env });
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/REQUESTS/);
+    expect(table.stdout.split('\n')[0]).toMatch(
+      /^PROMPT\s+ID\s+REQUESTS\s+ERRORS\s+TOKENS\s+COST USD\s+AVG MS\s+P95 MS$/,
+    );
+    expect(table.stdout).toMatch(new RegExp(`\\n${name}\\s+pmt_\\S+\\s+1\\s+0\\s+\\d+`));
+    expect(table.stdout).toMatch(/\nTOTAL\s+\d+/);
+    const hourly = await cli(['usage'], { env });
+    expect(hourly.stdout.split('\n')[0]).toMatch(/^FROM\s+REQUESTS/);
   });
 });

@@ -142,35 +142,53 @@ describe('SDK: usage, billing, alerts', () => {
     const reason = await missingRoutes(['GET', '/v1/usage']);
     if (reason) ctx.skip(reason);
     const name = await createPrompt(org.key, { template: 'usage' });
-    await pm.run(name);
+    const { runId } = await pm.run(name);
+    await pm.runs.get(runId);
     const usage = await pm.usage({ groupBy: 'prompt', granularity: 'hour' });
-    expect(Array.isArray(usage.data)).toBe(true);
-    expect(JSON.stringify(usage)).toContain(name);
+    expect(usage).toMatchObject({ groupBy: 'prompt', granularity: 'hour' });
+    expect(usage.buckets.length).toBeGreaterThanOrEqual(24);
+    const group = usage.groups.find((g) => g.name === name);
+    expect(group?.totals).toMatchObject({ requests: 1, errors: 0 });
+    expect(group!.totals.totalTokens).toBeGreaterThan(0);
+    expect(usage.totals.requests).toBeGreaterThanOrEqual(1);
   });
 
-  it('reads billing', async (ctx) => {
-    const reason = await missingRoutes(['GET', '/v1/billing']);
+  it('reads billing and per-key analytics', async (ctx) => {
+    const reason = await missingRoutes(['GET', '/v1/billing'], ['GET', '/v1/keys/{id}/analytics']);
     if (reason) ctx.skip(reason);
-    expect(await pm.billing()).toBeTypeOf('object');
+    const billing = await pm.billing();
+    expect(billing).toMatchObject({ plan: 'enterprise', billingStatus: 'active' });
+    expect(billing.usage.runs).toBeGreaterThanOrEqual(0);
+    const analytics = await pm.keys.analytics(org.keyId, { granularity: 'day' });
+    expect(analytics).toMatchObject({ key: { id: org.keyId }, granularity: 'day' });
+    expect(analytics.buckets.length).toBeGreaterThanOrEqual(1);
   });
 
-  it('reads per-key analytics', async (ctx) => {
-    const reason = await missingRoutes(['GET', '/v1/keys/{id}/analytics']);
-    if (reason) ctx.skip(reason);
-    expect(await pm.keys.analytics(org.keyId)).toBeTypeOf('object');
-  });
-
-  it('creates, lists and deletes an alert rule', async (ctx) => {
+  it('creates, reads, updates, lists and deletes alert rules', async (ctx) => {
     const reason = await missingRoutes(
       ['POST', '/v1/alerts'],
       ['GET', '/v1/alerts'],
+      ['GET', '/v1/alerts/{id}'],
+      ['PATCH', '/v1/alerts/{id}'],
       ['DELETE', '/v1/alerts/{id}'],
     );
     if (reason) ctx.skip(reason);
-    const alert = await pm.alerts.create({ type: 'error_rate' });
-    expect(alert.id).toMatch(/^alr_/);
-    expect((await pm.alerts.list()).data.map((a) => a.id)).toContain(alert.id);
+    const alert = await pm.alerts.create({ type: 'error_rate', name: 'errors' });
+    expect(alert).toMatchObject({
+      id: expect.stringMatching(/^alr_/),
+      type: 'error_rate',
+      thresholdPercent: 5,
+    });
+    const cost = await pm.alerts.create({ type: 'cost_threshold', amountUsd: 12.5 });
+    expect(cost.amountUsd).toBe(12.5);
+    expect(await pm.alerts.get(alert.id)).toMatchObject({ name: 'errors' });
+    expect(await pm.alerts.update(alert.id, { enabled: false })).toMatchObject({ enabled: false });
+    expect((await pm.alerts.list()).data.map((a) => a.id)).toEqual(
+      expect.arrayContaining([alert.id, cost.id]),
+    );
     await pm.alerts.delete(alert.id);
-    expect((await pm.alerts.list()).data.map((a) => a.id)).not.toContain(alert.id);
+    await expect(pm.alerts.get(alert.id)).rejects.toMatchObject({ status: 404 });
+    const bad = await pm.alerts.create({ type: 'cost_threshold', amountUsd: -1 }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ status: 400, code: 'VALIDATION_ERROR' });
   });
 });

@@ -8,6 +8,11 @@ import type { createKeySchema, keyViewSchema, patchKeySchema } from '../../api/s
 import type { meSchema } from '../../api/src/accounts/me.ts';
 import type { addMemberSchema, memberViewSchema } from '../../api/src/accounts/members.ts';
 import type {
+  alertSchema,
+  createAlertSchema,
+  patchAlertSchema,
+} from '../../api/src/alerts/alerts.schemas.ts';
+import type {
   createPromptSchema,
   createVersionSchema,
   labelSchemaOut,
@@ -23,6 +28,12 @@ import type {
   runSchema,
   syncRunResponseSchema,
 } from '../../api/src/runs/runs.schemas.ts';
+import type {
+  billingSchema,
+  keyAnalyticsSchema,
+  usageQuerySchema,
+  usageReportSchema,
+} from '../../api/src/usage/usage.schemas.ts';
 import type * as Sdk from '../../sdk/src/index.ts';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -41,7 +52,11 @@ export const responseShapes: [
   Same<Sdk.ApiKey, Out<typeof keyViewSchema>>,
   Same<Sdk.Member, Out<typeof memberViewSchema>>,
   Same<Sdk.Me, Out<typeof meSchema>>,
-] = [true, true, true, true, true, true, true, true, true, true];
+  Same<Sdk.UsageReport, Out<typeof usageReportSchema>>,
+  Same<Sdk.KeyAnalytics, Out<typeof keyAnalyticsSchema>>,
+  Same<Sdk.Billing, Out<typeof billingSchema>>,
+  Same<Sdk.Alert, Out<typeof alertSchema>>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 export const requestShapes: [
   SameInput<typeof createPromptSchema, Sdk.CreatePromptParams>,
@@ -53,4 +68,9 @@ export const requestShapes: [
   SameInput<typeof createKeySchema, Sdk.CreateKeyParams>,
   SameInput<typeof patchKeySchema, Sdk.UpdateKeyParams>,
   SameInput<typeof addMemberSchema, Sdk.AddMemberParams>,
-] = [true, true, true, true, true, true, true, true, true];
+  SameInput<typeof createAlertSchema, Sdk.AlertParams>,
+  SameInput<typeof patchAlertSchema, Sdk.UpdateAlertParams>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
+
+/** query strings: the SDK sends dates as ISO strings, which the api's schema takes */
+export const queryShapes: [Same<keyof z.input<typeof usageQuerySchema>, keyof Sdk.UsageQuery>] = [true];

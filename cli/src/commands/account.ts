@@ -1,4 +1,4 @@
-import type { Promptmill, Scope } from '@promptmill/sdk';
+import type { Promptmill, Scope, UsageMetrics } from '@promptmill/sdk';
 import { type Io, printJson, printTable } from '../output.ts';
 
 export async function createKey(
@@ -98,20 +98,32 @@ export async function showUsage(
     ...(opts.groupBy ? { groupBy: opts.groupBy } : {}),
   });
   if (opts.json) return printJson(io, body);
-  const rows = Array.isArray(body.data) ? body.data : [];
-  if (rows.length === 0) {
-    io.stderr.write('no usage in this period\n');
-    return;
+  const cells = (m: UsageMetrics) => [
+    m.requests,
+    m.errors,
+    m.totalTokens,
+    format(m.cost),
+    m.avgLatencyMs === null ? '-' : Math.round(m.avgLatencyMs),
+    m.p95LatencyMs === null ? '-' : Math.round(m.p95LatencyMs),
+  ];
+  const metrics = ['REQUESTS', 'ERRORS', 'TOKENS', 'COST USD', 'AVG MS', 'P95 MS'];
+  io.stderr.write(`${body.from} → ${body.to}, by ${body.groupBy ?? body.granularity}\n`);
+  if (body.groupBy) {
+    printTable(
+      io,
+      [body.groupBy.toUpperCase(), 'ID', ...metrics],
+      [
+        ...body.groups.map((g) => [g.name ?? '-', g.key ?? '-', ...cells(g.totals)]),
+        ['TOTAL', '', ...cells(body.totals)],
+      ],
+    );
+  } else {
+    printTable(
+      io,
+      ['FROM', ...metrics],
+      [...body.buckets.map((b) => [b.start, ...cells(b)]), ['TOTAL', ...cells(body.totals)]],
+    );
   }
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => {
-    const v = rows[0]?.[c];
-    return v === null || v === undefined || typeof v !== 'object';
-  });
-  printTable(
-    io,
-    columns.map((c) => c.toUpperCase()),
-    rows.map((r) => columns.map((c) => format(r[c]))),
-  );
 }
 
 function format(v: unknown): string {

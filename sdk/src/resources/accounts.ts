@@ -4,6 +4,7 @@ import type {
   ApiKey,
   CreatedApiKey,
   CreateKeyParams,
+  KeyAnalytics,
   Member,
   Page,
   PageQuery,
@@ -59,8 +60,8 @@ export class Keys {
     id: string,
     query: { from?: string | Date; to?: string | Date; granularity?: 'hour' | 'day' } = {},
     opts?: RequestOptions,
-  ): Promise<Record<string, unknown>> {
-    const r = await this.t.json<{ data: Record<string, unknown> }>('keys.analytics', {
+  ): Promise<KeyAnalytics> {
+    const r = await this.t.json<{ data: KeyAnalytics }>('keys.analytics', {
       ...opts,
       params: { id },
       query: { from: isoTime(query.from), to: isoTime(query.to), granularity: query.granularity },

@@ -6,8 +6,8 @@ import type {
   Page,
   PageQuery,
   RunStatus,
+  UpdateAlertParams,
   UsageQuery,
-  UsageRow,
   WebhookDelivery,
   WebhookEndpoint,
   WebhookParams,
@@ -185,6 +185,16 @@ export class Alerts {
     return (await this.t.json<Page<Alert>>('alerts.list', { ...opts, query: pageQuery(query) })).body;
   }
 
+  async get(id: string, opts?: RequestOptions): Promise<Alert> {
+    return (await this.t.json<{ data: Alert }>('alerts.get', { ...opts, params: { id } })).body.data;
+  }
+
+  /** Enables, disables or renames a rule. */
+  async update(id: string, params: UpdateAlertParams, opts?: RequestOptions): Promise<Alert> {
+    return (await this.t.json<{ data: Alert }>('alerts.update', { ...opts, params: { id }, body: params }))
+      .body.data;
+  }
+
   async delete(id: string, opts?: RequestOptions): Promise<void> {
     await this.t.send('alerts.delete', { ...opts, params: { id } });
   }
@@ -193,5 +203,3 @@ export class Alerts {
 export function usageQuery(q: UsageQuery) {
   return { from: isoTime(q.from), to: isoTime(q.to), granularity: q.granularity, groupBy: q.groupBy };
 }
-
-export type { UsageRow };
