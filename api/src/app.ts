@@ -10,6 +10,8 @@ import { createTokenSigner } from './auth/access-token.ts';
 import { authenticate } from './auth/authenticate.ts';
 import { oauthErrorHandler, oauthRoutes } from './auth/oauth.routes.ts';
 import { cors } from './auth/origin.ts';
+import { chainRunRoutes } from './chains/chain-runs.routes.ts';
+import { chainRoutes } from './chains/chains.routes.ts';
 import type { ApiEnv } from './env.ts';
 import { type Clock, createAdjustableClock, systemClock } from './http/clock.ts';
 import { requireJsonBody } from './http/content-type.ts';
@@ -171,6 +173,8 @@ export function createApp(deps: AppDeps): App {
     ...runsRoutes(runDeps),
     ...promptRoutes({ sql }),
     ...templateRoutes({ sql }),
+    ...chainRoutes({ sql }),
+    ...chainRunRoutes({ sql, temporal: deps.temporal, retry: runDeps.retry }),
   ];
   let document: object | undefined;
   const docs = docsRoutes(() => {

@@ -78,6 +78,10 @@ export const runSchema = z
     metadata: z.record(z.string(), z.unknown()).nullable(),
     variables: z.record(z.string(), z.unknown()),
     webhookUrl: z.string().nullable(),
+    chainRunId: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The chain run (`wfr_…`) this run is a step of; null for other runs' }),
     timings: z.object({
       createdAt: z.string(),
       startedAt: z.string().nullable(),

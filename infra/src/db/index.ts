@@ -2,6 +2,8 @@ export * from './client.ts';
 export * from './migrate.ts';
 export * from './prompt-changes.ts';
 export * from './queries/budget.queries.ts';
+export * from './queries/chain-runs.queries.ts';
+export * from './queries/chains.queries.ts';
 export * from './queries/events.queries.ts';
 export * from './queries/keys.queries.ts';
 export * from './queries/members.queries.ts';

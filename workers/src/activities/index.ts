@@ -1,8 +1,9 @@
 import type { Sql } from '@promptmill/infra/db';
-import type { RunActivities } from '@promptmill/workflows';
+import type { ChainActivities, RunActivities } from '@promptmill/workflows';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { ModelPrice } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
+import { createChainActivities } from './chain.activity.ts';
 import { createCompleteRunActivity } from './complete-run.activity.ts';
 import { createModelCallActivity } from './model-call.activity.ts';
 
@@ -16,9 +17,10 @@ export interface ActivityDeps {
 }
 
 /** Every activity the worker registers, built from its dependencies (no module mocking in tests). */
-export function createActivities(deps: ActivityDeps): RunActivities {
+export function createActivities(deps: ActivityDeps): RunActivities & ChainActivities {
   return {
     callModel: createModelCallActivity(deps),
     completeRun: createCompleteRunActivity(deps),
+    ...createChainActivities(deps),
   };
 }
