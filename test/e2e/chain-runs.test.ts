@@ -287,9 +287,9 @@ describe('chain run requests', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     const other = await startRun(org.key, chainId, { input: { x: '2' } }, { 'idempotency-key': key });
     expect(other.status).toBe(409);
-    const [{ n }] = await sql<{ n: number }[]>`
+    const [row] = await sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM chain_runs WHERE org_id = ${org.orgId} AND idempotency_key = ${key}`;
-    expect(n).toBe(1);
+    expect(row?.n).toBe(1);
   });
 
   it('checks the input contract (400 MISSING_VARIABLES / UNKNOWN_VARIABLES)', async () => {
