@@ -157,7 +157,9 @@ describe('worker crash mid-chain', () => {
     // finished steps were not run again; the interrupted call was repeated once
     // (the last step's prompt quotes the others' outputs: count calls by how their prompt starts)
     const callsOf = (p: string) =>
-      mock.calls({ contains: m }).filter((c) => c.messages.some((msg) => msg.content.startsWith(`${m} ${p}`)));
+      mock
+        .calls({ contains: m })
+        .filter((c) => c.messages.some((msg) => msg.content.startsWith(`${m} ${p}`)));
     expect(callsOf('fast')).toHaveLength(1);
     expect(callsOf('slow')).toHaveLength(2);
     expect(callsOf('last')).toHaveLength(1);

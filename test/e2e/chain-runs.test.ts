@@ -113,6 +113,7 @@ describe('a chain run', () => {
     expect(run.id).toMatch(/^wfr_/);
     expect(run.status).toBe('succeeded');
     const [one, two, three] = run.steps;
+    expect(two!.output).toBe(`Echo: ${m} beta about owls`);
     expect(run.steps.map((s) => [s.id, s.status])).toEqual([
       ['one', 'succeeded'],
       ['two', 'succeeded'],
