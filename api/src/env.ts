@@ -6,6 +6,7 @@ import {
   secretFromEnv,
   temporalEnvSchema,
 } from '@promptmill/infra/config';
+import { type ProviderEnv, providerEnvSchema, withProviderSettings } from '@promptmill/workers/provider-env';
 import { z } from 'zod';
 
 export const apiEnvSchema = z
@@ -22,6 +23,19 @@ export const apiEnvSchema = z
     ADMIN_TOKEN: secretFromEnv('ADMIN_TOKEN', 16, 'the operator API is then off').optional(),
     /** Largest accepted request body, in bytes. */
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    /**
+     * How sync and streaming runs execute: `workflow` (a Temporal workflow each: durable, visible in the
+     * Temporal UI) or `direct` (this api process calls the provider itself, with the same retries,
+     * fallbacks, budgets, usage rows and metrics: faster, not durable — a crash fails the run; needs the
+     * provider settings, as the worker). Async runs and chains are always workflows.
+     */
+    SYNC_RUN_MODE: z.enum(['workflow', 'direct']).default('workflow'),
+    /**
+     * Direct runs: an api process keeps a lease on each run it executes (renewed every third of this);
+     * once a run's lease has run out, any api process (sweeping every third of its own setting) fails it
+     * with SERVICE_UNAVAILABLE and settles its usage and budget reservation.
+     */
+    DIRECT_RUN_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
     /** How long a sync run waits for its result before 504 RUN_TIMEOUT (the run goes on). */
     SYNC_RUN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     /** Sync and streaming runs one api process handles at once; more are refused at once with 503 SERVICE_UNAVAILABLE and Retry-After (0 = no limit). The default is one worker's WORKER_MAX_CONCURRENT_ACTIVITIES (200) shared by two api processes. */
@@ -46,8 +60,12 @@ export const apiEnvSchema = z
     RATE_LIMITS_ENABLED: booleanFromEnv.default(true),
     /** How long a rate-limit decision may wait for Postgres before RATE_LIMIT_FAIL_MODE applies. */
     RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
-    /** Per-process circuit breaker over all tenants, requests per minute (0 = off); only requests a tenant's own limits admit spend it. */
-    GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
+    /** Per-process circuit breaker over all tenants, requests per minute (0 = off, the default); only requests a tenant's own limits admit spend it. Off by default: one api process serves about 200,000 authenticated reads a minute on 2 cores but only a few thousand runs, so no single number fits every route mix; set it to shed load below what your processes serve. */
+    GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+    /** The most rate-limit permits an api process leases at once from Postgres for one key's windows, then admits from memory until they are spent or the second ends (unspent ones are given back; limits stay exact). 1 = no leases: one Postgres statement per request. */
+    RATE_LIMIT_LEASE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+    /** How long an api process may serve an API key (with its owner and organization) from memory before reading it again. Changes reach every process at once through Postgres NOTIFY (within 1 s if that channel fails: keys are then read on every request). 0 = no cache: every request reads its key. */
+    AUTH_CACHE_MAX_AGE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
     /** Failed authentications (401 on keyed routes, invalid_client on /oauth/token) per client address per minute, per api process; past it, every request from that address gets 429 until the budget refills (0 = off). */
     AUTH_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(30),
     /** How often each api process deletes expired rate-limit counter rows. */
@@ -71,7 +89,8 @@ export const apiEnvSchema = z
     /**
      * Also run a worker on the runs task queue in this process, configured by the worker's variables
      * (providers, prices, WORKFLOW_BUNDLE_PATH, …), and start sync and streaming runs eagerly on it.
-     * Runs stay durable workflows any worker can finish (README, Benchmarks: eager start).
+     * Runs stay durable workflows any worker can finish (README, Benchmarks: eager start). Not with
+     * SYNC_RUN_MODE=direct.
      */
     API_EMBEDDED_WORKER: booleanFromEnv.default(false),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
@@ -81,10 +100,13 @@ export const apiEnvSchema = z
   })
   .extend(temporalEnvSchema.shape);
 
-export type ApiEnv = z.infer<typeof apiEnvSchema>;
+export type ApiEnv = z.infer<typeof apiEnvSchema> & {
+  /** SYNC_RUN_MODE=direct: the provider settings (OPENAI_*, PROVIDERS, MODEL_*, PROVIDER_TIMEOUT_MS, METRICS_*) */
+  providers?: ProviderEnv | undefined;
+};
 
 export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
-  const env = parseEnv(apiEnvSchema, source, 'api');
+  const env: ApiEnv = parseEnv(apiEnvSchema, source, 'api');
   if (env.TEST_CLOCK && source.NODE_ENV !== 'test') {
     throw new EnvError('api: invalid environment\n  TEST_CLOCK: only allowed with NODE_ENV=test');
   }
@@ -92,6 +114,15 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
     throw new EnvError(
       'api: invalid environment\n  RUN_DISPATCH_TEST_HOLD_MS: only allowed with NODE_ENV=test',
     );
+  }
+  if (env.SYNC_RUN_MODE === 'direct' && env.API_EMBEDDED_WORKER) {
+    // an embedded worker only speeds up the starts of workflow-mode sync runs, which direct mode has none of
+    throw new EnvError(
+      'api: invalid environment\n  API_EMBEDDED_WORKER: not with SYNC_RUN_MODE=direct (sync runs start no workflow)',
+    );
+  }
+  if (env.SYNC_RUN_MODE === 'direct') {
+    return { ...env, providers: withProviderSettings(parseEnv(providerEnvSchema, source, 'api'), 'api') };
   }
   return env;
 }

@@ -1,4 +1,4 @@
-import type { ErrorCode, RunMode, RunPromptWorkflowInput } from '@promptmill/workflows';
+import type { ErrorCode, RunPromptWorkflowInput, RunRecordMode } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
 import { type BudgetUsage, type RunBudget, releaseReservations, reserveBudget } from './budget.queries.ts';
 
@@ -11,7 +11,7 @@ export interface RunRow {
   promptId: string;
   versionId: string;
   promptVersion: number;
-  mode: RunMode;
+  mode: RunRecordMode;
   status: RunStatus;
   variables: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
@@ -46,7 +46,7 @@ export interface NewRun {
   promptId: string;
   versionId: string;
   promptVersion: number;
-  mode: RunMode;
+  mode: RunRecordMode;
   variables: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
   webhookUrl: string | null;
