@@ -21,7 +21,7 @@ const json = { 'content-type': 'application/json' };
 async function post(path: string, headers: Record<string, string>, body: unknown) {
   const r = await fetch(`${api}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
   const text = await r.text();
-  return { status: r.status, body: text ? (JSON.parse(text) as Record<string, never>) : {} };
+  return { status: r.status, body: (text ? JSON.parse(text) : {}) as unknown };
 }
 
 try {
