@@ -100,10 +100,14 @@ export async function listChainRunResources(
   auth: AuthContext,
   filters: Omit<ChainRunFilters, 'chainId'> & { workflow?: string | undefined },
   page: Page,
+  opts: { isChainRequired?: boolean } = {},
 ) {
   let chainId: string | undefined;
   if (filters.workflow) {
     const chain = await findChain(sql, auth.org.id, filters.workflow);
+    if (!chain && opts.isChainRequired) {
+      throw new AppError('WORKFLOW_NOT_FOUND', `Workflow '${filters.workflow}' not found`);
+    }
     if (!chain) return { runs: [], total: 0 };
     chainId = chain.id;
   }

@@ -81,7 +81,10 @@ export function chainRunRoutes(deps: ChainDeps): RouteDef[] {
       scope: 'runs:read',
       params: chainIdParamsSchema,
       query: listChainRunsQuerySchema.omit({ workflow: true }),
-      responses: { 200: { description: 'A page of chain runs', schema: many(chainRunSchema) } },
+      responses: {
+        200: { description: 'A page of chain runs', schema: many(chainRunSchema) },
+        404: { description: 'WORKFLOW_NOT_FOUND' },
+      },
       handler: async ({ res, params, query, auth }) => {
         const page = toPage(query);
         const { runs, total } = await listChainRunResources(
@@ -89,6 +92,7 @@ export function chainRunRoutes(deps: ChainDeps): RouteDef[] {
           auth,
           { ...query, workflow: params.id },
           page,
+          { isChainRequired: true },
         );
         res.json(listBody(runs, page, total));
       },
