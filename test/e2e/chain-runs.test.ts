@@ -42,7 +42,7 @@ interface ErrorBody {
 let org: TestOrg;
 
 beforeAll(async () => {
-  org = await createOrg();
+  org = await createOrg({ plan: 'enterprise' });
 });
 
 async function defineChain(key: string, body: Record<string, unknown>): Promise<string> {
@@ -288,6 +288,20 @@ describe('chain run requests', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     const other = await startRun(org.key, chainId, { input: { x: '2' } }, { 'idempotency-key': key });
     expect(other.status).toBe(409);
+    const [row] = await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM chain_runs WHERE org_id = ${org.orgId} AND idempotency_key = ${key}`;
+    expect(row?.n).toBe(1);
+  });
+
+  it('concurrent requests with one Idempotency-Key make one chain run', async () => {
+    const key = unique('idem-race');
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        startRun(org.key, chainId, { input: { x: 'race' } }, { 'idempotency-key': key }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(202));
+    expect(new Set(answers.map((a) => a.body.data.id)).size).toBe(1);
     const [row] = await sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM chain_runs WHERE org_id = ${org.orgId} AND idempotency_key = ${key}`;
     expect(row?.n).toBe(1);

@@ -29,7 +29,7 @@ let summarize: string;
 let translate: string;
 
 beforeAll(async () => {
-  org = await createOrg();
+  org = await createOrg({ plan: 'enterprise' });
   summarize = await createPrompt(org.key, { template: 'Summarize: {{text}}' });
   translate = await createPrompt(org.key, { template: 'Translate to {{lang}}: {{text}}' });
 });
@@ -93,6 +93,24 @@ describe('chain definitions', () => {
     const missing = await call<ErrorBody>('GET', `/v1/workflows/${id}?revision=9`, { key: org.key });
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('WORKFLOW_NOT_FOUND');
+  });
+
+  it('concurrent PUTs each get a revision of their own', async () => {
+    const body = twoSteps();
+    const created = await call<ChainBody>('POST', '/v1/workflows', { key: org.key, body });
+    const id = created.body.data.id;
+    const puts = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        call<ChainBody>('PUT', `/v1/workflows/${id}`, {
+          key: org.key,
+          body: { ...body, description: `v${i}` },
+        }),
+      ),
+    );
+    expect(puts.map((p) => p.status)).toEqual(Array(6).fill(200));
+    expect(puts.map((p) => p.body.data.revision).sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7]);
+    const current = await call<ChainBody>('GET', `/v1/workflows/${id}`, { key: org.key });
+    expect(current.body.data.revision).toBe(7);
   });
 
   it('refuses a duplicate name (409) and frees it on delete', async () => {
