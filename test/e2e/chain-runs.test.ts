@@ -352,6 +352,14 @@ describe('chain run requests', () => {
     const res = await startRun(restricted, chainId, { input: { x: '1' } });
     expect(res.status).toBe(403);
     expect((res.body as unknown as ErrorBody).error.code).toBe('FORBIDDEN');
+    // nor learn, through a replayed Idempotency-Key, the id of a chain run of prompts it may not use
+    const key = unique('idem-restricted');
+    expect((await startRun(org.key, chainId, { input: { x: '1' } }, { 'idempotency-key': key })).status).toBe(
+      202,
+    );
+    const replay = await startRun(restricted, chainId, { input: { x: '1' } }, { 'idempotency-key': key });
+    expect(replay.status).toBe(409);
+    expect(replay.text).not.toMatch(/wfr_/);
   });
 
   it('a chain run counts as one request against the rate limit, however many steps it has', async () => {

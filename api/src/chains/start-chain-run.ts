@@ -3,6 +3,7 @@ import {
   type ChainRow,
   failUnstartedChainRun,
   findChain,
+  findChainRun,
   findChainRunByIdempotencyKey,
   insertChainRun,
   releaseExpiredChainIdempotencyKey,
@@ -17,6 +18,7 @@ import {
 import { applyDefaults, checkVariables } from '@promptmill/workflows/template';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { AuthContext } from '../auth/auth-context.ts';
+import { isPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import { isModelAllowed } from '../runs/prepare-run.ts';
 import { assertBudgetLeft } from '../runs/run-budget.ts';
@@ -53,6 +55,16 @@ async function findReplay(
       'IDEMPOTENCY_CONFLICT',
       'This Idempotency-Key was already used with a different request',
     );
+  }
+  // same body, yet a run of prompts this key may not use (keys are per organization: another made it)
+  if (auth.key.promptIds !== null) {
+    const run = await findChainRun(deps.sql, orgId, found.id);
+    if (!run || !run.run.pinned.every((p) => isPromptAllowed(auth, p.promptId))) {
+      throw new AppError(
+        'IDEMPOTENCY_CONFLICT',
+        'This Idempotency-Key was already used for a run this API key may not see',
+      );
+    }
   }
   return { id: found.id, status: found.status, replayed: true };
 }
