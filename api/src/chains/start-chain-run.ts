@@ -59,7 +59,7 @@ async function findReplay(
   // same body, yet a run of prompts this key may not use (keys are per organization: another made it)
   if (auth.key.promptIds !== null) {
     const run = await findChainRun(deps.sql, orgId, found.id);
-    if (!run || !run.run.pinned.every((p) => isPromptAllowed(auth, p.promptId))) {
+    if (!run?.run.pinned.every((p) => isPromptAllowed(auth, p.promptId))) {
       throw new AppError(
         'IDEMPOTENCY_CONFLICT',
         'This Idempotency-Key was already used for a run this API key may not see',
