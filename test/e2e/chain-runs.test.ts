@@ -2,7 +2,8 @@
 // mock provider's call log), `.json.<path>`, onError fail/continue, cancel mid-chain, idempotency,
 // budgets before each step, rate limits (a chain run is one request), scopes, tenant isolation,
 // and the `workflow.*` event written with the chain's end.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, createOrg, createPrompt, mock, type TestOrg, unique } from './helpers.ts';
 import { createKey } from './limits-support.ts';
 import { insertKey, promptId, type RunBody, testSql } from './runs-support.ts';
@@ -264,6 +265,43 @@ describe('a chain run', () => {
     expect(again.body.error.code).toBe('INVALID_STATE');
     const [event] = await eventsOf(id);
     expect(event).toMatchObject({ type: 'workflow.failed', payload: { status: 'canceled' } });
+  });
+});
+
+describe('in Temporal', () => {
+  it('a chain run is one workflow of type chain (id = wfr_ id) with its name and org in memo and summary; each step a child run', async () => {
+    const p = await createPrompt(org.key, { template: `${unique('ui')} {{x}}` });
+    const name = unique('ui-chain');
+    const def = await call<{ data: { id: string } }>('POST', '/v1/workflows', {
+      key: org.key,
+      body: {
+        name,
+        steps: [
+          { id: 'first', prompt: p, variables: { x: '1' } },
+          { id: 'second', prompt: p, dependsOn: ['first'], variables: { x: '{{steps.first.output}}' } },
+        ],
+      },
+    });
+    const run = await startRun(org.key, def.body.data.id, {}, { prefer: 'wait=30' });
+    expect(run.body.data.status).toBe('succeeded');
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      const client = new Client({ connection });
+      const described = await client.workflow.getHandle(run.body.data.id).describe();
+      expect(described.workflowId).toBe(run.body.data.id);
+      expect(described.type).toBe('chain');
+      expect(described.status.name).toBe('COMPLETED');
+      expect(described.memo).toMatchObject({ chain: name, chainId: def.body.data.id, org: org.orgId });
+      expect(await described.staticSummary()).toBe(`chain ${name} (rev 1) · org ${org.orgId}`);
+      for (const step of run.body.data.steps) {
+        const child = await client.workflow.getHandle(step.runId!).describe();
+        expect(child.type).toBe('runPromptWorkflow');
+        expect(child.parentExecution?.workflowId).toBe(run.body.data.id);
+        expect(await child.staticSummary()).toBe(`chain ${name} step ${step.id} (${run.body.data.id})`);
+      }
+    } finally {
+      await connection.close();
+    }
   });
 });
 
