@@ -16,13 +16,14 @@ import {
   type PinnedStep,
 } from '@promptmill/workflows';
 import { applyDefaults, checkVariables } from '@promptmill/workflows/template';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { isPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import { isModelAllowed } from '../runs/prepare-run.ts';
 import { assertBudgetLeft } from '../runs/run-budget.ts';
-import { startWorkflow } from '../temporal.ts';
+import { isDefiniteRefusal } from '../runs/run-workflow.ts';
+import { startWorkflow, workflowHandle } from '../temporal.ts';
 import { chainNotFound } from './chain-definitions.ts';
 import type { StartChainRunBody } from './chains.schemas.ts';
 import type { ChainDeps } from './deps.ts';
@@ -31,6 +32,24 @@ import { dependencyOrder, invalidChain, resolveChainSteps } from './validate-cha
 export const CHAIN_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /** As single runs: a cancellation reaches the workflow within ~2.4 s, a dead worker's task moves on in 3 s. */
 const CHAIN_WORKFLOW_TASK_TIMEOUT = '3 seconds';
+
+/**
+ * A start that failed without a definite refusal (a timeout, a connection reset) may have started
+ * the workflow: ask Temporal a few times before failing the chain run.
+ */
+async function hasStartedAfterAll(deps: ChainDeps, id: string, err: unknown): Promise<boolean> {
+  if (isDefiniteRefusal(err)) return false;
+  for (const delayMs of [100, 300, 700]) {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    try {
+      await workflowHandle(deps.temporal, CHAIN_WORKFLOW, id).describe();
+      return true;
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return false;
+    }
+  }
+  return false;
+}
 
 export interface StartedChainRun {
   id: string;
@@ -187,7 +206,10 @@ export async function startChainRun(
       staticDetails: `Steps: ${steps.map((s) => `${s.id} → ${s.promptName} v${s.promptVersion}`).join(', ')}`,
     });
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+    if (
+      !(err instanceof WorkflowExecutionAlreadyStartedError) &&
+      !(await hasStartedAfterAll(deps, id, err))
+    ) {
       const error = {
         code: 'SERVICE_UNAVAILABLE' as const,
         message: 'The chain run could not be started; try again',
