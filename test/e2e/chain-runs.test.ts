@@ -241,9 +241,14 @@ describe('a chain run', () => {
         { id: 'next', prompt: next, dependsOn: ['slow'], variables: { x: '{{steps.slow.output}}' } },
       ],
     });
-    const started = await startRun(org.key, chainId);
+    // Prefer: wait=1 on a chain that takes longer: 202 after about a second, as without it
+    const t0 = Date.now();
+    const started = await startRun(org.key, chainId, {}, { prefer: 'wait=1' });
     expect(started.status).toBe(202);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    expect(started.headers.get('preference-applied')).toBe('wait=1');
     const id = started.body.data.id;
+    expect(started.body.data).toMatchObject({ status: 'queued', links: { self: `/v1/workflow-runs/${id}` } });
     await pollChainRun(org.key, id, (r) => r.steps[0]?.status === 'running');
     const deadline = Date.now() + 15_000;
     while ((await mock.calls({ contains: `${m} slow` })).length === 0 && Date.now() < deadline) {
