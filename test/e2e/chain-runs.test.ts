@@ -150,6 +150,13 @@ describe('a chain run', () => {
       },
     );
     expect(listed.body.data.filter((r) => r.chainRunId === run.id)).toHaveLength(3);
+    const filtered = await call<{ data: { id: string }[]; meta: { total: number } }>(
+      'GET',
+      `/v1/runs?chainRun=${run.id}`,
+      { key: org.key },
+    );
+    expect(filtered.body.meta.total).toBe(3);
+    expect(filtered.body.data.map((r) => r.id).sort()).toEqual(run.steps.map((s) => s.runId).sort());
 
     const events = await eventsOf(run.id);
     expect(events).toHaveLength(1);

@@ -39,6 +39,12 @@ export const runIdParamsSchema = z.object({ id: z.string().min(1).max(200) });
 export const listRunsQuerySchema = paginationQuerySchema.extend({
   status: z.enum(RUN_STATUSES).optional(),
   prompt: z.string().min(1).max(200).optional().openapi({ description: 'Prompt id or name' }),
+  chainRun: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ description: 'Only the step runs of this chain run (`wfr_…`)' }),
   from: isoDateTime()
     .transform((v) => new Date(v))
     .optional()

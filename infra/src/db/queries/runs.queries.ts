@@ -203,6 +203,8 @@ export interface RunFilters {
   to?: Date | undefined;
   /** a prompt-restricted key sees only these prompts' runs */
   promptIds?: string[] | null | undefined;
+  /** the step runs of one chain run */
+  chainRunId?: string | undefined;
 }
 
 /** One page of an organization's runs, newest first, and the total matching the filters. */
@@ -218,7 +220,8 @@ export async function listRuns(
     ${f.prompt ? sql`AND (p.id = ${f.prompt} OR (p.name = ${f.prompt} AND p.deleted_at IS NULL))` : sql``}
     ${f.from ? sql`AND r.created_at >= ${f.from}` : sql``}
     ${f.to ? sql`AND r.created_at < ${f.to}` : sql``}
-    ${f.promptIds ? sql`AND r.prompt_id = ANY(${f.promptIds})` : sql``}`;
+    ${f.promptIds ? sql`AND r.prompt_id = ANY(${f.promptIds})` : sql``}
+    ${f.chainRunId ? sql`AND r.chain_run_id = ${f.chainRunId}` : sql``}`;
   const [rows, [count]] = await Promise.all([
     sql<RunView[]>`
       SELECT ${RUN_VIEW_COLUMNS(sql)} FROM runs r JOIN prompts p ON p.id = r.prompt_id
