@@ -219,6 +219,23 @@ describe('chain definitions', () => {
     expect(own.status).toBe(201);
   });
 
+  it('plan gates: a Free organization may neither define nor run chains', async () => {
+    const free = await createOrg({ plan: 'free' });
+    for (const [method, path] of [
+      ['POST', '/v1/workflows'],
+      ['GET', '/v1/workflows'],
+      ['POST', '/v1/workflows/wf_x/runs'],
+      ['GET', '/v1/workflow-runs'],
+    ] as const) {
+      const res = await call<ErrorBody>(method, path, {
+        key: free.key,
+        body: method === 'POST' ? {} : undefined,
+      });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.body.error.code).toBe('API_NOT_ALLOWED');
+    }
+  });
+
   it('another organization gets 404 for the chain, by id and by name', async () => {
     const body = twoSteps();
     const created = await call<ChainBody>('POST', '/v1/workflows', { key: org.key, body });
