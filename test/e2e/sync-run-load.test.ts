@@ -33,20 +33,26 @@ async function usageOf(runId: string) {
  * did. (node:http, not fetch: fetch's pool opens spare connections after an abort, which would keep
  * an api process from stopping until its shutdown grace is over.)
  */
-function postAndDisconnect(url: string, key: string, body: unknown, afterMs: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(url, {
-      method: 'POST',
-      agent: false,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    });
-    req.on('error', () => {}); // our own abort
-    req.end(JSON.stringify(body));
-    setTimeout(() => {
-      req.destroy();
-      resolve(Date.now());
-    }, afterMs);
+/** Sends the request and leaves the connection open; `disconnect()` closes it and returns the time. */
+function postAndHold(url: string, key: string, body: unknown): { disconnect: () => number } {
+  const req = request(url, {
+    method: 'POST',
+    agent: false,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
   });
+  req.on('error', () => {}); // our own abort
+  req.end(JSON.stringify(body));
+  return {
+    disconnect: () => {
+      req.destroy();
+      return Date.now();
+    },
+  };
+}
+
+function postAndDisconnect(url: string, key: string, body: unknown, afterMs: number): Promise<number> {
+  const held = postAndHold(url, key, body);
+  return new Promise((resolve) => setTimeout(() => resolve(held.disconnect()), afterMs));
 }
 
 describe('a client that disconnects cancels its sync run', () => {
@@ -74,9 +80,12 @@ describe('a client that disconnects cancels its sync run', () => {
       try {
         const { path, body } = routes[route]!({ name, id: prompt.body.data.id });
         // the provider has the call before the client goes away
-        const disconnect = postAndDisconnect(`${apiUrl}${path}`, org.key, body, 300);
-        await expect.poll(async () => (await mock.calls({ contains: marker })).length).toBe(1);
-        const abortedAt = await disconnect;
+        // (waiting for it rather than a fixed delay: on a busy machine the call may take longer to arrive)
+        const held = postAndHold(`${apiUrl}${path}`, org.key, body);
+        await expect
+          .poll(async () => (await mock.calls({ contains: marker })).length, { timeout: 15_000 })
+          .toBe(1);
+        const abortedAt = held.disconnect();
 
         // the provider call is stopped at once (the cancel NOTIFY), not at the workflow's next
         // workflow-task heartbeat (~2.4 s) nor after the 20 s delay
