@@ -138,11 +138,13 @@ export async function waitForChainRun(
 ): Promise<ChainRunResource | undefined> {
   const deadline = Date.now() + seconds * 1000;
   const handle = workflowHandle(deps.temporal, CHAIN_WORKFLOW, id);
-  for (;;) {
+  for (let round = 0; ; round++) {
     const resource = await getChainRun(deps.sql, auth, id);
     const left = deadline - Date.now();
     if (isChainRunTerminal(resource.status) || left <= 0)
       return isChainRunTerminal(resource.status) ? resource : undefined;
+    // the workflow answered, yet the row has not ended (it did not record its end): do not spin
+    if (round > 0) await sleep(Math.min(100, left));
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     try {
