@@ -6,6 +6,7 @@ import { adminRoutes, requireAdminToken } from './accounts/admin.routes.ts';
 import { keyRoutes } from './accounts/keys.routes.ts';
 import { meRoutes } from './accounts/me.routes.ts';
 import { memberRoutes } from './accounts/members.routes.ts';
+import { alertRoutes } from './alerts/alerts.routes.ts';
 import { createTokenSigner } from './auth/access-token.ts';
 import { authenticate, keyLookupFrom } from './auth/authenticate.ts';
 import { type AuthChange, createKeyCache } from './auth/key-cache.ts';
@@ -44,6 +45,7 @@ import { runsRoutes } from './runs/runs.routes.ts';
 import { syncRunRoutes } from './runs/sync.routes.ts';
 import { createSyncRunAdmission } from './runs/sync-admission.ts';
 import type { TemporalHandle } from './temporal.ts';
+import { usageRoutes } from './usage/usage.routes.ts';
 
 export interface AppDeps {
   env: ApiEnv;
@@ -211,6 +213,8 @@ export function createApp(deps: AppDeps): App {
     ...templateRoutes({ sql }),
     ...chainRoutes({ sql }),
     ...chainRunRoutes({ sql, temporal: deps.temporal, retry: runDeps.retry }),
+    ...usageRoutes({ sql, clock }),
+    ...alertRoutes({ sql }),
   ];
   let document: object | undefined;
   const docs = docsRoutes(() => {

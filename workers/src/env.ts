@@ -1,4 +1,4 @@
-import { logLevelSchema, parseEnv, temporalEnvSchema } from '@promptmill/infra/config';
+import { booleanFromEnv, logLevelSchema, parseEnv, temporalEnvSchema } from '@promptmill/infra/config';
 import { z } from 'zod';
 import { providerEnvSchema, withProviderSettings } from './providers/provider-env.ts';
 
@@ -18,6 +18,11 @@ export const workerEnvSchema = z
     WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
     /** Prebuilt workflow bundle (npm run build); unset → bundle the workflow source at start. */
     WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+    /**
+     * Create the `promptmill-alerts` Temporal schedule (alert rules evaluated every minute) at start, unless it
+     * exists. One worker per namespace is enough; false on workers that should leave it alone.
+     */
+    ALERTS_SCHEDULE_ENABLED: booleanFromEnv.default(true),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,
   })

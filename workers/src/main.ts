@@ -1,6 +1,8 @@
 import { createSql } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, MetricsBuffer, Runtime } from '@temporalio/worker';
+import { startAlertSchedule } from './alerts/alert-schedule.ts';
 import { loadWorkerEnv } from './env.ts';
 import { hostRunWorker } from './host.ts';
 import { startMetricsServer } from './metrics-server.ts';
@@ -17,6 +19,14 @@ Runtime.install({
 
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-worker' });
 const { connection, worker, metrics } = await hostRunWorker(env, sql);
+// alert rules are evaluated every minute by a Temporal schedule; the first worker to start creates it
+const stopAlertSchedule = env.ALERTS_SCHEDULE_ENABLED
+  ? startAlertSchedule(
+      new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }),
+      env.TEMPORAL_TASK_QUEUE,
+      logger,
+    )
+  : () => {};
 const temporalMetrics = createTemporalMetricsBridge(metrics.registry, temporalMetricsBuffer);
 // drained between scrapes too, so a busy worker never fills the buffer (updates past it are dropped)
 const drainTimer = setInterval(() => temporalMetrics.drain(), 1_000).unref();
@@ -40,6 +50,7 @@ const shutdown = (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'worker shutting down');
+  stopAlertSchedule();
   worker.shutdown();
 };
 process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,6 +1,7 @@
 export * from './client.ts';
 export * from './migrate.ts';
 export * from './prompt-changes.ts';
+export * from './queries/alerts.queries.ts';
 export * from './queries/auth-invalidation.queries.ts';
 export * from './queries/budget.queries.ts';
 export * from './queries/chain-runs.queries.ts';
@@ -15,3 +16,4 @@ export * from './queries/rate-limit.queries.ts';
 export * from './queries/run-dispatch.queries.ts';
 export * from './queries/run-usage.queries.ts';
 export * from './queries/runs.queries.ts';
+export * from './queries/usage.queries.ts';

@@ -35,6 +35,7 @@ export const ERROR_TABLE = {
   WEBHOOK_NOT_FOUND: { status: 404, retryable: false },
   WORKFLOW_NOT_FOUND: { status: 404, retryable: false },
   WORKFLOW_RUN_NOT_FOUND: { status: 404, retryable: false },
+  ALERT_NOT_FOUND: { status: 404, retryable: false },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   CONFLICT: { status: 409, retryable: false },
   INVALID_STATE: { status: 409, retryable: false },
