@@ -13,6 +13,8 @@ import { type AuthChange, createKeyCache } from './auth/key-cache.ts';
 import { type KeyInvalidation, startKeyInvalidation } from './auth/key-invalidation.ts';
 import { oauthErrorHandler, oauthRoutes } from './auth/oauth.routes.ts';
 import { cors } from './auth/origin.ts';
+import { chainRunRoutes } from './chains/chain-runs.routes.ts';
+import { chainRoutes } from './chains/chains.routes.ts';
 import type { ApiEnv } from './env.ts';
 import { type Clock, createAdjustableClock, systemClock } from './http/clock.ts';
 import { requireJsonBody } from './http/content-type.ts';
@@ -209,6 +211,8 @@ export function createApp(deps: AppDeps): App {
     ...runsRoutes(runDeps),
     ...promptRoutes({ sql }),
     ...templateRoutes({ sql }),
+    ...chainRoutes({ sql }),
+    ...chainRunRoutes({ sql, temporal: deps.temporal, retry: runDeps.retry }),
     ...usageRoutes({ sql, clock }),
     ...alertRoutes({ sql }),
   ];

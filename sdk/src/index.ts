@@ -7,6 +7,7 @@ export {
   type RequestOptions,
   retryDelayFromHeaders,
 } from './http.ts';
+export type { StartedWorkflowRun } from './resources/platform.ts';
 export type { RunOptions, StartedRun, StartOptions, WaitOptions } from './resources/runs.ts';
 export { COVERED_PATH_PREFIXES, ROUTES, type RouteName } from './routes.ts';
 export { parseServerSentEvents, RunStream, type ServerSentEvent } from './stream.ts';

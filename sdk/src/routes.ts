@@ -52,6 +52,8 @@ export const ROUTES = {
   'workflows.update': { method: 'PUT', path: '/v1/workflows/{id}' },
   'workflows.delete': { method: 'DELETE', path: '/v1/workflows/{id}' },
   'workflows.run': { method: 'POST', path: '/v1/workflows/{id}/runs' },
+  'workflows.runs': { method: 'GET', path: '/v1/workflows/{id}/runs' },
+  'workflowRuns.list': { method: 'GET', path: '/v1/workflow-runs' },
   'workflowRuns.get': { method: 'GET', path: '/v1/workflow-runs/{id}' },
   'workflowRuns.cancel': { method: 'POST', path: '/v1/workflow-runs/{id}/cancel' },
 

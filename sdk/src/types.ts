@@ -191,6 +191,8 @@ export interface Run {
   metadata: Record<string, unknown> | null;
   variables: Record<string, unknown>;
   webhookUrl: string | null;
+  /** the chain run (`wfr_…`) this run is a step of; null for other runs */
+  chainRunId: string | null;
   timings: {
     createdAt: string;
     startedAt: string | null;
@@ -213,6 +215,8 @@ export interface StartRunParams {
 export interface ListRunsQuery extends PageQuery {
   status?: RunStatus;
   prompt?: string;
+  /** only the step runs of this chain run (`wfr_…`) */
+  chainRun?: string;
   from?: string | Date;
   to?: string | Date;
 }
@@ -314,33 +318,104 @@ export interface Me {
 
 // Chains, webhooks, usage and alerts (API.md). Fields beyond those API.md names pass through as is.
 
-export interface WorkflowStep {
+/** A step of a chain as sent: `variables` values are literals or text with `{{input.x}}`, `{{steps.<id>.output}}`, `{{steps.<id>.json.<path>}}`. */
+export interface WorkflowStepParams {
   id: string;
+  /** prompt id (`pmt_…`) or name */
   prompt: string;
-  version?: number;
-  label?: string;
-  variables?: Record<string, unknown>;
-  dependsOn?: string[];
+  version?: number | undefined;
+  label?: string | undefined;
+  variables?: Record<string, unknown> | undefined;
+  dependsOn?: string[] | undefined;
+  /** `fail` (default): the chain fails; `continue`: it goes on */
+  onError?: 'fail' | 'continue' | undefined;
+  /** overrides the version's model */
+  model?: string | undefined;
 }
 
-export interface Workflow {
-  id: string;
-  name: string;
-  steps: WorkflowStep[];
-  [field: string]: unknown;
-}
+export type WorkflowOutput = { step: string } | { template: string };
 
 export interface WorkflowParams {
   name: string;
-  description?: string;
-  steps: WorkflowStep[];
-  [field: string]: unknown;
+  description?: string | undefined;
+  /** the input contract: variables with required/default */
+  input?: Array<{ name: string; required?: boolean; default?: string; description?: string }> | undefined;
+  steps: WorkflowStepParams[];
+  /** default: the last step's output */
+  output?: WorkflowOutput | undefined;
 }
+
+export interface WorkflowStep {
+  id: string;
+  prompt: string;
+  version?: number | undefined;
+  label?: string | undefined;
+  variables: Record<string, unknown>;
+  dependsOn: string[];
+  onError: 'fail' | 'continue';
+  model?: string | undefined;
+}
+
+/** A chain (`/v1/workflows`): every PUT makes a new immutable revision. */
+export interface Workflow {
+  id: string;
+  name: string;
+  description: string;
+  revision: number;
+  input: Array<{ name: string; required: boolean; default?: string | undefined }>;
+  steps: WorkflowStep[];
+  output: WorkflowOutput | null;
+  createdAt: string;
+  updatedAt: string;
+  links: { self: string; runs: string };
+}
+
+export interface StartWorkflowRunParams {
+  input?: Record<string, unknown>;
+  metadata?: Record<string, unknown> | null;
+  webhookUrl?: string | null;
+}
+
+export type WorkflowStepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
 
 export interface WorkflowRun {
   id: string;
+  workflow: { id: string; name: string; revision: number };
   status: RunStatus;
-  [field: string]: unknown;
+  input: Record<string, unknown>;
+  output: string | null;
+  error: { code: string; message: string } | null;
+  metadata: Record<string, unknown> | null;
+  webhookUrl: string | null;
+  usage: Usage;
+  attempts: number;
+  steps: Array<{
+    id: string;
+    status: WorkflowStepStatus;
+    runId: string | null;
+    prompt: { id: string; name: string; version: number };
+    model: string;
+    output: string | null;
+    error: { code: string; message: string } | null;
+    usage: Usage;
+    attempts: number;
+    timings: { startedAt: string | null; finishedAt: string | null; durationMs: number | null };
+  }>;
+  timings: {
+    createdAt: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+    durationMs: number | null;
+  };
+  links: { self: string; cancel: string };
+}
+
+export interface ListWorkflowRunsQuery extends PageQuery {
+  status?: RunStatus;
+  /** chain id or name */
+  workflow?: string;
+  from?: string | Date;
+  to?: string | Date;
 }
 
 export type WebhookEventType =

@@ -118,6 +118,7 @@ describe('SDK: chains', () => {
     const second = await createPrompt(org.key, { template: 'second {{previous}}' });
     const wf = await pm.workflows.create({
       name: `chain-${first}`,
+      input: [{ name: 'topic' }],
       steps: [
         { id: 'a', prompt: first, variables: { topic: '{{input.topic}}' } },
         { id: 'b', prompt: second, variables: { previous: '{{steps.a.output}}' }, dependsOn: ['a'] },
@@ -127,10 +128,19 @@ describe('SDK: chains', () => {
     expect((await pm.workflows.get(wf.id)).steps).toHaveLength(2);
     expect((await pm.workflows.list()).data.map((w) => w.id)).toContain(wf.id);
     const started = await pm.workflows.run(wf.id, { input: { topic: 'cats' } });
-    expect(started.id).toMatch(/^wfr_/);
+    expect(started).toMatchObject({ id: expect.stringMatching(/^wfr_/), run: null, replayed: false });
     const done = await pm.workflows.waitRun(started.id, { deadlineMs: 30_000 });
-    expect(done.status).toBe('succeeded');
-    expect(JSON.stringify(done)).toContain('Echo: second Echo: first cats');
+    expect(done).toMatchObject({ status: 'succeeded', output: 'Echo: second Echo: first cats' });
+    expect(done.steps.map((s) => [s.id, s.status])).toEqual([
+      ['a', 'succeeded'],
+      ['b', 'succeeded'],
+    ]);
+    expect((await pm.workflows.runs(wf.id)).data.map((r) => r.id)).toEqual([started.id]);
+    expect((await pm.workflows.listRuns({ workflow: wf.id })).data.map((r) => r.id)).toEqual([started.id]);
+    const stepRuns = await pm.runs.list({ chainRun: started.id });
+    expect(stepRuns.data.map((r) => r.chainRunId)).toEqual([started.id, started.id]);
+    const waited = await pm.workflows.run(wf.id, { input: { topic: 'dogs' } }, { wait: 30 });
+    expect(waited.run).toMatchObject({ status: 'succeeded', output: 'Echo: second Echo: first dogs' });
     await expect(pm.workflows.cancelRun(started.id)).rejects.toMatchObject({ status: 409 });
     await pm.workflows.delete(wf.id);
     await expect(pm.workflows.get(wf.id)).rejects.toMatchObject({ status: 404, code: 'WORKFLOW_NOT_FOUND' });

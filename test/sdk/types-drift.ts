@@ -13,6 +13,12 @@ import type {
   patchAlertSchema,
 } from '../../api/src/alerts/alerts.schemas.ts';
 import type {
+  chainBodySchema,
+  chainRunSchema,
+  chainSchema,
+  startChainRunBodySchema,
+} from '../../api/src/chains/chains.schemas.ts';
+import type {
   createPromptSchema,
   createVersionSchema,
   labelSchemaOut,
@@ -56,7 +62,9 @@ export const responseShapes: [
   Same<Sdk.KeyAnalytics, Out<typeof keyAnalyticsSchema>>,
   Same<Sdk.Billing, Out<typeof billingSchema>>,
   Same<Sdk.Alert, Out<typeof alertSchema>>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<Sdk.Workflow, Out<typeof chainSchema>>,
+  Same<Sdk.WorkflowRun, Out<typeof chainRunSchema>>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 export const requestShapes: [
   SameInput<typeof createPromptSchema, Sdk.CreatePromptParams>,
@@ -70,7 +78,9 @@ export const requestShapes: [
   SameInput<typeof addMemberSchema, Sdk.AddMemberParams>,
   SameInput<typeof createAlertSchema, Sdk.AlertParams>,
   SameInput<typeof patchAlertSchema, Sdk.UpdateAlertParams>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+  SameInput<typeof chainBodySchema, Sdk.WorkflowParams>,
+  SameInput<typeof startChainRunBodySchema, Sdk.StartWorkflowRunParams>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 /** query strings: the SDK sends dates as ISO strings, which the api's schema takes */
 export const queryShapes: [Same<keyof z.input<typeof usageQuerySchema>, keyof Sdk.UsageQuery>] = [true];

@@ -4,6 +4,8 @@ export * from './prompt-changes.ts';
 export * from './queries/alerts.queries.ts';
 export * from './queries/auth-invalidation.queries.ts';
 export * from './queries/budget.queries.ts';
+export * from './queries/chain-runs.queries.ts';
+export * from './queries/chains.queries.ts';
 export * from './queries/direct-runs.queries.ts';
 export * from './queries/events.queries.ts';
 export * from './queries/keys.queries.ts';

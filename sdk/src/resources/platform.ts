@@ -3,9 +3,11 @@ import type { RequestOptions, Transport } from '../http.ts';
 import type {
   Alert,
   AlertParams,
+  ListWorkflowRunsQuery,
   Page,
   PageQuery,
   RunStatus,
+  StartWorkflowRunParams,
   UpdateAlertParams,
   UsageQuery,
   WebhookDelivery,
@@ -18,6 +20,16 @@ import type {
 import { isoTime, newIdempotencyKey, pageQuery } from './shared.ts';
 
 const FINISHED: ReadonlySet<string> = new Set<RunStatus>(['succeeded', 'failed', 'canceled']);
+
+/** What `workflows.run` returns: the chain run's id and state, and the finished run when `wait` saw it end. */
+export interface StartedWorkflowRun {
+  id: string;
+  status: RunStatus;
+  links: { self: string; cancel: string };
+  idempotencyKey: string;
+  replayed: boolean;
+  run: WorkflowRun | null;
+}
 
 /** Chains (`/v1/workflows`): steps that feed each other's output. */
 export class Workflows {
@@ -35,8 +47,14 @@ export class Workflows {
     return (await this.t.json<Page<Workflow>>('workflows.list', { ...opts, query: pageQuery(query) })).body;
   }
 
-  async get(id: string, opts?: RequestOptions): Promise<Workflow> {
-    return (await this.t.json<{ data: Workflow }>('workflows.get', { ...opts, params: { id } })).body.data;
+  /** The current revision, or an earlier one. */
+  async get(id: string, query: { revision?: number } = {}, opts?: RequestOptions): Promise<Workflow> {
+    const r = await this.t.json<{ data: Workflow }>('workflows.get', {
+      ...opts,
+      params: { id },
+      query: { revision: query.revision },
+    });
+    return r.body.data;
   }
 
   async update(id: string, params: WorkflowParams, opts?: RequestOptions): Promise<Workflow> {
@@ -58,19 +76,53 @@ export class Workflows {
    */
   async run(
     id: string,
-    params: { input?: Record<string, unknown>; [field: string]: unknown } = {},
+    params: StartWorkflowRunParams = {},
     opts: RequestOptions & { idempotencyKey?: string; wait?: number } = {},
-  ): Promise<WorkflowRun> {
+  ): Promise<StartedWorkflowRun> {
     const wait = opts.wait === undefined ? undefined : Math.max(0, Math.min(60, Math.floor(opts.wait)));
-    const r = await this.t.json<{ data: WorkflowRun }>('workflows.run', {
+    const idempotencyKey = opts.idempotencyKey ?? newIdempotencyKey();
+    const { body, response } = await this.t.json<{ data: WorkflowRun }>('workflows.run', {
       ...opts,
       params: { id },
       body: params,
-      idempotencyKey: opts.idempotencyKey ?? newIdempotencyKey(),
+      idempotencyKey,
       headers: { ...opts.headers, ...(wait ? { prefer: `wait=${wait}` } : {}) },
       timeoutMs: (opts.timeoutMs ?? 60_000) + (wait ?? 0) * 1000,
     });
-    return r.body.data;
+    const data = body.data;
+    return {
+      id: data.id,
+      status: data.status,
+      links: data.links,
+      idempotencyKey,
+      replayed: response.headers.get('idempotent-replayed') === 'true',
+      run: response.status === 200 ? data : null,
+    };
+  }
+
+  /** Runs of one chain, newest first. */
+  async runs(id: string, query: Omit<ListWorkflowRunsQuery, 'workflow'> = {}, opts?: RequestOptions) {
+    const r = await this.t.json<Page<WorkflowRun>>('workflows.runs', {
+      ...opts,
+      params: { id },
+      query: { ...pageQuery(query), status: query.status, from: isoTime(query.from), to: isoTime(query.to) },
+    });
+    return r.body;
+  }
+
+  /** Chain runs of every chain (without their steps), newest first. */
+  async listRuns(query: ListWorkflowRunsQuery = {}, opts?: RequestOptions): Promise<Page<WorkflowRun>> {
+    const r = await this.t.json<Page<WorkflowRun>>('workflowRuns.list', {
+      ...opts,
+      query: {
+        ...pageQuery(query),
+        status: query.status,
+        workflow: query.workflow,
+        from: isoTime(query.from),
+        to: isoTime(query.to),
+      },
+    });
+    return r.body;
   }
 
   async getRun(runId: string, opts?: RequestOptions): Promise<WorkflowRun> {

@@ -105,6 +105,7 @@ export class Runs {
         ...pageQuery(query),
         status: query.status,
         prompt: query.prompt,
+        chainRun: query.chainRun,
         from: isoTime(query.from),
         to: isoTime(query.to),
       },

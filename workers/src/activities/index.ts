@@ -1,9 +1,10 @@
 import type { Sql } from '@promptmill/infra/db';
-import type { AlertActivities, RunActivities } from '@promptmill/workflows';
+import type { AlertActivities, ChainActivities, RunActivities } from '@promptmill/workflows';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { ModelPrice } from '../providers/pricing.ts';
 import type { ProviderRegistry } from '../providers/provider-registry.ts';
 import { createAlertActivities } from './alerts.activity.ts';
+import { createChainActivities } from './chain.activity.ts';
 import { createCompleteRunActivity } from './complete-run.activity.ts';
 import { createModelCallActivity } from './model-call.activity.ts';
 
@@ -16,7 +17,7 @@ export interface ActivityDeps {
   streamIdleTimeoutMs?: number | undefined;
 }
 
-export type WorkerActivities = RunActivities & AlertActivities;
+export type WorkerActivities = RunActivities & AlertActivities & ChainActivities;
 
 /** Every activity the worker registers, built from its dependencies (no module mocking in tests). */
 export function createActivities(deps: ActivityDeps): WorkerActivities {
@@ -24,5 +25,6 @@ export function createActivities(deps: ActivityDeps): WorkerActivities {
     callModel: createModelCallActivity(deps),
     completeRun: createCompleteRunActivity(deps),
     ...createAlertActivities(deps),
+    ...createChainActivities(deps),
   };
 }

@@ -1,3 +1,4 @@
+import type { chain } from '../workflows/chain.workflow.ts';
 import type { evaluateAlertsWorkflow } from '../workflows/evaluate-alerts.workflow.ts';
 import type { runPromptWorkflow } from '../workflows/run-prompt.workflow.ts';
 
@@ -20,6 +21,9 @@ export type WorkflowOf<R> = R extends WorkflowRef<infer W> ? W : never;
 
 /** One prompt run (workflow id = run id). */
 export const RUN_PROMPT_WORKFLOW: WorkflowRef<typeof runPromptWorkflow> = { type: 'runPromptWorkflow' };
+
+/** One chain run (workflow type `chain`, workflow id = the `wfr_` id). */
+export const CHAIN_WORKFLOW: WorkflowRef<typeof chain> = { type: 'chain' };
 
 /** One evaluation of every enabled alert rule (started by the `promptmill-alerts` schedule). */
 export const EVALUATE_ALERTS_WORKFLOW: WorkflowRef<typeof evaluateAlertsWorkflow> = {
