@@ -59,6 +59,7 @@ export const ROUTES = {
 
   'webhooks.create': { method: 'POST', path: '/v1/webhooks' },
   'webhooks.list': { method: 'GET', path: '/v1/webhooks' },
+  'webhooks.defaultSecret': { method: 'GET', path: '/v1/webhooks/default-secret' },
   'webhooks.get': { method: 'GET', path: '/v1/webhooks/{id}' },
   'webhooks.update': { method: 'PATCH', path: '/v1/webhooks/{id}' },
   'webhooks.delete': { method: 'DELETE', path: '/v1/webhooks/{id}' },

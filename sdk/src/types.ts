@@ -418,6 +418,7 @@ export interface ListWorkflowRunsQuery extends PageQuery {
   to?: string | Date;
 }
 
+/** Events an endpoint can subscribe to (`webhook.test` is sent by `webhooks.test` to any endpoint). */
 export type WebhookEventType =
   | 'prompt.executed'
   | 'prompt.failed'
@@ -426,29 +427,54 @@ export type WebhookEventType =
   | 'team.member_added'
   | 'team.member_removed'
   | 'usage.alert'
-  | 'webhook.test';
+  | 'webhook.endpoint_disabled';
 
 export interface WebhookEndpoint {
   id: string;
   url: string;
+  description: string;
   events: string[];
-  description?: string | null;
   enabled: boolean;
-  /** only when created or its secret rotated */
-  secret?: string;
-  [field: string]: unknown;
+  /** `failing`: every delivery failed for 5 days; update `enabled: true` to resume */
+  disabledReason: 'failing' | null;
+  /** after a rotation: until when the previous secret also signs */
+  previousSecretExpiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An endpoint as created or its secret rotated: `secret` (`whsec_…`) is shown only here. */
+export interface WebhookEndpointWithSecret extends WebhookEndpoint {
+  secret: string;
 }
 
 export interface WebhookParams {
   url: string;
-  events: string[];
+  events: WebhookEventType[];
   description?: string;
   enabled?: boolean;
 }
 
 export interface WebhookDelivery {
+  /** `msg_…`: the `webhook-id` header, the same on every attempt */
   id: string;
-  [field: string]: unknown;
+  endpointId: string | null;
+  eventId: string;
+  event: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'canceled';
+  attemptCount: number;
+  nextAttemptAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  attempts: Array<{
+    attempt: number;
+    status: 'succeeded' | 'failed';
+    responseStatus: number | null;
+    responseBody: string | null;
+    latencyMs: number;
+    error: string | null;
+    createdAt: string;
+  }>;
 }
 
 /** The payload of a webhook delivery. */

@@ -12,6 +12,7 @@ import type {
   UsageQuery,
   WebhookDelivery,
   WebhookEndpoint,
+  WebhookEndpointWithSecret,
   WebhookParams,
   Workflow,
   WorkflowParams,
@@ -158,14 +159,20 @@ export class Webhooks {
   }
 
   /** The endpoint's signing secret (`whsec_…`) is in `secret`, once. */
-  async create(params: WebhookParams, opts?: RequestOptions): Promise<WebhookEndpoint> {
-    return (await this.t.json<{ data: WebhookEndpoint }>('webhooks.create', { ...opts, body: params })).body
-      .data;
+  async create(params: WebhookParams, opts?: RequestOptions): Promise<WebhookEndpointWithSecret> {
+    return (
+      await this.t.json<{ data: WebhookEndpointWithSecret }>('webhooks.create', { ...opts, body: params })
+    ).body.data;
   }
 
   async list(query: PageQuery = {}, opts?: RequestOptions): Promise<Page<WebhookEndpoint>> {
     return (await this.t.json<Page<WebhookEndpoint>>('webhooks.list', { ...opts, query: pageQuery(query) }))
       .body;
+  }
+
+  /** The organization's default secret: it signs deliveries to a run's own `webhookUrl`. */
+  async defaultSecret(opts?: RequestOptions): Promise<string> {
+    return (await this.t.json<{ data: { secret: string } }>('webhooks.defaultSecret', opts)).body.data.secret;
   }
 
   async get(id: string, opts?: RequestOptions): Promise<WebhookEndpoint> {
@@ -186,21 +193,19 @@ export class Webhooks {
     await this.t.send('webhooks.delete', { ...opts, params: { id } });
   }
 
-  async rotateSecret(id: string, opts?: RequestOptions): Promise<WebhookEndpoint> {
-    const r = await this.t.json<{ data: WebhookEndpoint }>('webhooks.rotateSecret', {
+  /** A new secret (shown once); the previous one also signs until `previousSecretExpiresAt`. */
+  async rotateSecret(id: string, opts?: RequestOptions): Promise<WebhookEndpointWithSecret> {
+    const r = await this.t.json<{ data: WebhookEndpointWithSecret }>('webhooks.rotateSecret', {
       ...opts,
       params: { id },
     });
     return r.body.data;
   }
 
-  /** Sends a `webhook.test` event to the endpoint. */
-  async test(id: string, opts?: RequestOptions): Promise<Record<string, unknown>> {
-    const r = await this.t.json<{ data: Record<string, unknown> }>('webhooks.test', {
-      ...opts,
-      params: { id },
-    });
-    return r.body?.data ?? {};
+  /** Sends a `webhook.test` event to the endpoint; resolves with its delivery. */
+  async test(id: string, opts?: RequestOptions): Promise<WebhookDelivery> {
+    return (await this.t.json<{ data: WebhookDelivery }>('webhooks.test', { ...opts, params: { id } })).body
+      .data;
   }
 
   async deliveries(id: string, query: PageQuery = {}, opts?: RequestOptions): Promise<Page<WebhookDelivery>> {
@@ -212,12 +217,13 @@ export class Webhooks {
     return r.body;
   }
 
-  async retryDelivery(msgId: string, opts?: RequestOptions): Promise<Record<string, unknown>> {
-    const r = await this.t.json<{ data: Record<string, unknown> }>('webhooks.retryDelivery', {
+  /** Delivers a message again now; the attempt shows in its log. */
+  async retryDelivery(msgId: string, opts?: RequestOptions): Promise<WebhookDelivery> {
+    const r = await this.t.json<{ data: WebhookDelivery }>('webhooks.retryDelivery', {
       ...opts,
       params: { msgId },
     });
-    return r.body?.data ?? {};
+    return r.body.data;
   }
 }
 
