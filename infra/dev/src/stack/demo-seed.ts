@@ -8,6 +8,9 @@ export interface DemoSeed {
 }
 
 export const DEMO_PROMPT = 'welcome-email';
+/** The demo organization's plan: `team` (300 requests a minute), so a tour of the README's curl
+ * examples (about 60 requests, test/e2e/readme-curl.test.ts) is not throttled halfway. */
+export const DEMO_PLAN = 'team';
 
 async function call(url: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...init.headers } });
@@ -44,7 +47,7 @@ export async function ensureDemoSeed(opts: {
       headers: { authorization: `Bearer ${opts.adminToken}` },
       body: JSON.stringify({
         name: 'Demo',
-        plan: 'pro',
+        plan: DEMO_PLAN,
         owner: { email: 'demo@example.com', name: 'Demo Owner' },
       }),
     }),

