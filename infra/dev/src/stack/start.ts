@@ -12,6 +12,8 @@ const log = (line: string) => {
   // not the parts' shutdown chatter, nor a statement's error in Postgres' own log: the api answers those
   // (a name already taken is a 409) and logs the unexpected ones itself
   if (stopping || /^\[postgres\][^\n]*\] ERROR: /.test(line)) return;
+  // Postgres' own answer to the terminal's Ctrl-C, which reaches it before our handler runs
+  if (/^\[postgres\][^\n]*(shutdown request|terminating connection due to administrator)/.test(line)) return;
   if (/error|fatal|panic/i.test(line)) process.stderr.write(`${line}\n`);
 };
 
