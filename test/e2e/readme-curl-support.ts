@@ -52,15 +52,14 @@ export function curlCommands(readme: string, from = '## API'): CurlCommand[] {
   return commands;
 }
 
-export const ID_PREFIXES = ['org', 'key', 'mbr', 'pmt', 'run', 'wfr', 'wf', 'alr'] as const;
-
 /** The first id of each prefix in an answer body, in document order (lists are not a reader's pick). */
 export function idsIn(body: unknown, into: Map<string, string>) {
   const seen = new Set<string>();
   const walk = (v: unknown) => {
     if (typeof v === 'string') {
-      const m = /^([a-z]+)_[A-Za-z0-9_-]{8,}$/.exec(v);
-      if (m && (ID_PREFIXES as readonly string[]).includes(m[1]!) && !seen.has(m[1]!)) {
+      // resource ids: a short prefix and 22 base64url characters (run_…, wfr_…, and those to come)
+      const m = /^([a-z]{2,4})_[A-Za-z0-9_-]{20,}$/.exec(v);
+      if (m && !seen.has(m[1]!)) {
         seen.add(m[1]!);
         into.set(m[1]!, v);
       }
