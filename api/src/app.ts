@@ -38,6 +38,7 @@ import { runsRoutes } from './runs/runs.routes.ts';
 import { syncRunRoutes } from './runs/sync.routes.ts';
 import { createSyncRunAdmission } from './runs/sync-admission.ts';
 import type { TemporalHandle } from './temporal.ts';
+import { webhookRoutes } from './webhooks/webhooks.routes.ts';
 
 export interface AppDeps {
   env: ApiEnv;
@@ -171,6 +172,7 @@ export function createApp(deps: AppDeps): App {
     ...runsRoutes(runDeps),
     ...promptRoutes({ sql }),
     ...templateRoutes({ sql }),
+    ...webhookRoutes({ sql, temporal: deps.temporal, allowPrivate: env.WEBHOOK_ALLOW_PRIVATE }),
   ];
   let document: object | undefined;
   const docs = docsRoutes(() => {

@@ -5,6 +5,7 @@ import {
   parseEnv,
   secretFromEnv,
   temporalEnvSchema,
+  webhookEnvSchema,
 } from '@promptmill/infra/config';
 import { z } from 'zod';
 
@@ -79,7 +80,8 @@ export const apiEnvSchema = z
     /** Log every request line (method, route, status, latency). */
     LOG_REQUESTS: booleanFromEnv.default(true),
   })
-  .extend(temporalEnvSchema.shape);
+  .extend(temporalEnvSchema.shape)
+  .extend(webhookEnvSchema.shape);
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;
 

@@ -4,6 +4,7 @@ import {
   parseEnv,
   secretFromEnv,
   temporalEnvSchema,
+  webhookEnvSchema,
 } from '@promptmill/infra/config';
 import { z } from 'zod';
 import {
@@ -75,10 +76,28 @@ export const workerEnvSchema = z
     WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
     /** Prebuilt workflow bundle (npm run build); unset → bundle the workflow source at start. */
     WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+    /**
+     * Seconds to wait before each webhook retry, comma-separated (tests use short ones); the number of
+     * entries is the number of retries.
+     */
+    WEBHOOK_RETRY_DELAYS: z
+      .string()
+      .regex(/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/, 'must be comma-separated seconds, e.g. 5,300,1800')
+      .default('5,300,1800,7200,18000,36000,36000')
+      .transform((v) => v.split(',').map((s) => Math.round(Number(s) * 1000))),
+    /** Timeout of one webhook delivery attempt. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+    /** A webhook endpoint whose deliveries have all failed for this long is disabled (5 days). */
+    WEBHOOK_DISABLE_AFTER_SECONDS: z.coerce.number().int().min(1).default(432_000),
+    /** How often the worker's webhook dispatcher polls the events outbox (a NOTIFY wakes it sooner). */
+    WEBHOOK_DISPATCH_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+    /** A webhook message claimed this long ago with no attempt yet has its workflow started again (a no-op when it exists). */
+    WEBHOOK_RESTART_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(30),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,
   })
-  .extend(temporalEnvSchema.shape);
+  .extend(temporalEnvSchema.shape)
+  .extend(webhookEnvSchema.shape);
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
 

@@ -1,10 +1,12 @@
 import { createSql } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, MetricsBuffer, Runtime } from '@temporalio/worker';
 import { loadWorkerEnv } from './env.ts';
 import { hostRunWorker } from './host.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createTemporalMetricsBridge } from './temporal-metrics.ts';
+import { startWebhookDispatcher } from './webhooks/dispatcher.ts';
 
 const env = loadWorkerEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
@@ -16,7 +18,16 @@ Runtime.install({
 });
 
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-worker' });
-const { connection, worker, metrics } = await hostRunWorker(env, sql);
+const { connection, worker, metrics, webhookSender } = await hostRunWorker(env, sql);
+// the events outbox → one delivery workflow per (event, target) (webhooks/dispatcher.ts)
+const webhookDispatcher = startWebhookDispatcher({
+  sql,
+  client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }),
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  logger,
+  pollIntervalMs: env.WEBHOOK_DISPATCH_POLL_MS,
+  restartAfterSeconds: env.WEBHOOK_RESTART_AFTER_SECONDS,
+});
 const temporalMetrics = createTemporalMetricsBridge(metrics.registry, temporalMetricsBuffer);
 // drained between scrapes too, so a busy worker never fills the buffer (updates past it are dropped)
 const drainTimer = setInterval(() => temporalMetrics.drain(), 1_000).unref();
@@ -40,12 +51,15 @@ const shutdown = (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'worker shutting down');
+  void webhookDispatcher.stop();
   worker.shutdown();
 };
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 await worker.run();
+await webhookDispatcher.stop();
+await webhookSender.close();
 clearInterval(drainTimer);
 metricsServer.close();
 await connection.close();

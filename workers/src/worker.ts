@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { RunActivities } from '@promptmill/workflows';
+import type { RunActivities, WebhookActivities } from '@promptmill/workflows';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 
 export const WORKFLOWS_PATH = fileURLToPath(import.meta.resolve('@promptmill/workflows/workflows'));
@@ -8,7 +8,7 @@ export interface RunWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: RunActivities;
+  activities: RunActivities & Partial<WebhookActivities>;
   /** Prebuilt bundle (production); otherwise the workflow source is bundled now (dev, tests). */
   workflowBundlePath?: string | undefined;
   maxConcurrentActivities?: number;

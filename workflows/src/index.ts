@@ -3,5 +3,6 @@ export * from './contracts/errors.ts';
 export * from './contracts/ids.ts';
 export * from './contracts/run.ts';
 export * from './contracts/tokens.ts';
+export * from './contracts/webhooks.ts';
 export * from './contracts/workflow-refs.ts';
 export type { RunPromptWorkflowInput, RunRetryPolicy } from './workflows/run-prompt.workflow.ts';

@@ -19,6 +19,11 @@ export const temporalEnvSchema = z.object({
 });
 export type TemporalEnv = z.infer<typeof temporalEnvSchema>;
 
+export const webhookEnvSchema = z.object({
+  /** Let webhook URLs reach loopback, private, link-local and other non-public addresses, and plain http (local setups and tests only). */
+  WEBHOOK_ALLOW_PRIVATE: booleanFromEnv.default(false),
+});
+
 /**
  * A secret of at least `minLength` characters. An empty value is refused with a message of its own
  * instead of passing for "unset": compose's `${VAR:-}` hands over empty strings, and reading one as

@@ -11,3 +11,5 @@ export * from './queries/rate-limit.queries.ts';
 export * from './queries/run-dispatch.queries.ts';
 export * from './queries/run-usage.queries.ts';
 export * from './queries/runs.queries.ts';
+export * from './queries/webhook-deliveries.queries.ts';
+export * from './queries/webhooks.queries.ts';

@@ -29,6 +29,8 @@ export const ERROR_TABLE = {
   MEMBER_NOT_FOUND: { status: 404, retryable: false },
   TEMPLATE_NOT_FOUND: { status: 404, retryable: false },
   WEBHOOK_NOT_FOUND: { status: 404, retryable: false },
+  /** a webhook message (msg_) the delivery log does not have, or another organization's */
+  MESSAGE_NOT_FOUND: { status: 404, retryable: false },
   WORKFLOW_NOT_FOUND: { status: 404, retryable: false },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   CONFLICT: { status: 409, retryable: false },

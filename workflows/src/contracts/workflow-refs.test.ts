@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as workflows from '../workflows/index.ts';
-import { RUN_PROMPT_WORKFLOW } from './workflow-refs.ts';
+import { DELIVER_WEBHOOK_WORKFLOW, RUN_PROMPT_WORKFLOW } from './workflow-refs.ts';
 
 describe('workflow refs', () => {
   it('name workflows the bundle exports, under the name Temporal registers them by', () => {
     const exported = Object.entries(workflows).map(([name, fn]) => [name, (fn as () => unknown).name]);
-    for (const ref of [RUN_PROMPT_WORKFLOW]) {
+    for (const ref of [RUN_PROMPT_WORKFLOW, DELIVER_WEBHOOK_WORKFLOW]) {
       expect(exported).toContainEqual([ref.type, ref.type]);
     }
   });

@@ -1,3 +1,4 @@
+import type { deliverWebhookWorkflow } from '../workflows/deliver-webhook.workflow.ts';
 import type { runPromptWorkflow } from '../workflows/run-prompt.workflow.ts';
 
 /** Any workflow function: what Temporal's client generics accept. */
@@ -19,3 +20,8 @@ export type WorkflowOf<R> = R extends WorkflowRef<infer W> ? W : never;
 
 /** One prompt run (workflow id = run id). */
 export const RUN_PROMPT_WORKFLOW: WorkflowRef<typeof runPromptWorkflow> = { type: 'runPromptWorkflow' };
+
+/** One webhook message (workflow id = message id; a manual retry `<msg id>-retry-<n>`). */
+export const DELIVER_WEBHOOK_WORKFLOW: WorkflowRef<typeof deliverWebhookWorkflow> = {
+  type: 'deliverWebhookWorkflow',
+};

@@ -1,0 +1,12 @@
+import type { Sql } from '@promptmill/infra/db';
+import type { TemporalHandle } from '../temporal.ts';
+
+/** What the webhooks room needs. */
+export interface WebhookDeps {
+  sql: Sql;
+  temporal: TemporalHandle;
+  /** WEBHOOK_ALLOW_PRIVATE: loopback and private targets (and plain http) are accepted */
+  allowPrivate: boolean;
+  /** how a target's host resolves (tests substitute their own); the system resolver by default */
+  resolve?: ((host: string) => Promise<string[]>) | undefined;
+}

@@ -1,0 +1,24 @@
+import { proxyActivities, sleep } from '@temporalio/workflow';
+import type { DeliverWebhookInput, WebhookActivities, WebhookAttemptResult } from '../contracts/webhooks.ts';
+
+// One webhook message (one event to one target): attempts until a 2xx or the schedule ends, with the
+// waits as durable timers. Each attempt's HTTP outcome is a result, not an activity failure: only
+// an attempt that could not run or be recorded (Postgres down, worker died) is retried by Temporal.
+const { attemptWebhookDelivery } = proxyActivities<WebhookActivities>({
+  // the HTTP attempt times out after 15 s; the rest is reading and writing its rows
+  startToCloseTimeout: '40 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+export async function deliverWebhookWorkflow(input: DeliverWebhookInput): Promise<WebhookAttemptResult> {
+  for (let index = 0; ; index++) {
+    const result = await attemptWebhookDelivery({
+      messageId: input.messageId,
+      index,
+      once: input.once ?? false,
+      retryDelaysMs: input.retryDelaysMs,
+    });
+    if (result.outcome !== 'retry' || result.retryInMs === null) return result;
+    await sleep(result.retryInMs);
+  }
+}
