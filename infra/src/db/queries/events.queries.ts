@@ -1,3 +1,4 @@
+import { ERROR_TABLE, type ErrorCode, publicErrorCode } from '@promptmill/workflows';
 import type { Queryable } from '../client.ts';
 
 export interface EventRow {
@@ -34,6 +35,13 @@ export async function listEventsForOrg(
     LIMIT ${opts.limit ?? 100}`;
 }
 
+/** Run error codes kept for operators → the code tenants see instead (publicErrorCode). */
+const PUBLIC_CODES: Record<string, string> = Object.fromEntries(
+  (Object.keys(ERROR_TABLE) as ErrorCode[])
+    .filter((c) => publicErrorCode(c) !== c)
+    .map((c) => [c, publicErrorCode(c)]),
+);
+
 /** The payload's `api_version` (API.md, Webhooks). */
 export const WEBHOOK_API_VERSION = '2026-11-01';
 
@@ -56,7 +64,9 @@ export async function insertRunEndedEvents(sql: Queryable, runIds: readonly stri
              'tokens_used', r.prompt_tokens + r.completion_tokens, 'prompt_tokens', r.prompt_tokens,
              'completion_tokens', r.completion_tokens, 'cost', r.cost,
              'error', CASE WHEN r.error_code IS NULL THEN NULL
-                           ELSE jsonb_build_object('code', r.error_code, 'message', r.error_message) END,
+                           ELSE jsonb_build_object(
+                             'code', COALESCE(${sql.json(PUBLIC_CODES)}::jsonb ->> r.error_code, r.error_code),
+                             'message', r.error_message) END,
              'cache_hit', r.cache_hit, 'metadata', r.metadata,
              'duration_ms', (extract(epoch FROM r.finished_at - r.created_at) * 1000)::bigint,
              'finished_at', to_char(r.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
