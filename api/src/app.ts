@@ -1,4 +1,4 @@
-import type { Sql } from '@promptmill/infra/db';
+import { createSql, type Sql } from '@promptmill/infra/db';
 import type { Logger } from '@promptmill/infra/logger';
 import express, { type Express, type Request, Router } from 'express';
 import helmet from 'helmet';
@@ -7,7 +7,9 @@ import { keyRoutes } from './accounts/keys.routes.ts';
 import { meRoutes } from './accounts/me.routes.ts';
 import { memberRoutes } from './accounts/members.routes.ts';
 import { createTokenSigner } from './auth/access-token.ts';
-import { authenticate } from './auth/authenticate.ts';
+import { authenticate, keyLookupFrom } from './auth/authenticate.ts';
+import { type AuthChange, createKeyCache } from './auth/key-cache.ts';
+import { type KeyInvalidation, startKeyInvalidation } from './auth/key-invalidation.ts';
 import { oauthErrorHandler, oauthRoutes } from './auth/oauth.routes.ts';
 import { cors } from './auth/origin.ts';
 import type { ApiEnv } from './env.ts';
@@ -110,13 +112,32 @@ export function createApp(deps: AppDeps): App {
     enabled: env.RATE_LIMITS_ENABLED,
     failMode: env.RATE_LIMIT_FAIL_MODE,
     timeoutMs: env.RATE_LIMIT_TIMEOUT_MS,
+    maxLease: env.RATE_LIMIT_LEASE_MAX,
+    clock,
     breaker: createGlobalBreaker(env.GLOBAL_RATE_LIMIT_PER_MINUTE),
-    refusals: createRefusalCache(),
+    // with leases, unspent permits come back within ~2 s: a known refusal is re-asked after 1 s
+    refusals: createRefusalCache(env.RATE_LIMIT_LEASE_MAX > 1 ? { maxHoldMs: 1_000 } : {}),
     usage,
     metrics: deps.metrics,
     logger,
   });
   const failures = createAuthFailureLimiter(env.AUTH_FAILURE_LIMIT_PER_MINUTE);
+  // key rows per process, invalidated through Postgres NOTIFY on every change (key-cache.ts)
+  let invalidation: KeyInvalidation | undefined;
+  const keys = createKeyCache({
+    read: keyLookupFrom(sql),
+    isLive: () => invalidation?.isLive() ?? false,
+    maxAgeMs: env.AUTH_CACHE_MAX_AGE_MS,
+    onLookup: (result) => deps.metrics.authCacheLookups.inc({ result }),
+  });
+  if (env.AUTH_CACHE_MAX_AGE_MS > 0) {
+    invalidation = startKeyInvalidation({
+      // named with the pid, so an operator (or a test) can tell whose listener a backend is
+      connect: () => createSql(env.DATABASE_URL, { max: 1, appName: `promptmill-api-auth:${process.pid}` }),
+      cache: keys,
+      logger,
+    });
+  }
   const stopCleanup = startCounterCleanup(sql, { intervalMs: env.RATE_LIMIT_CLEANUP_INTERVAL_MS, logger });
   const stopCachePurge = startRunCachePurge(sql, { intervalMs: env.RUN_CACHE_PURGE_INTERVAL_MS, logger });
   const stopReservationSweep = startReservationSweep(sql, {
@@ -150,7 +171,11 @@ export function createApp(deps: AppDeps): App {
     dispatcher,
     observeQueueDelay: admission.observeQueueDelay,
   };
-  const accountDeps = { sql, clock };
+  const authChanged = async (change: AuthChange) => {
+    keys.invalidate(change);
+    await invalidation?.settle();
+  };
+  const accountDeps = { sql, clock, authChanged };
 
   // The route table: each room declares its routes once; Express and /openapi.json both follow it.
   const publicRoutes = healthRoutes({ sql, temporal: deps.temporal, registry: deps.metrics.registry });
@@ -202,7 +227,7 @@ export function createApp(deps: AppDeps): App {
   // authenticate (the address's failure budget → 401s → billing/plan gates → origin) → rate limit
   // (X-RateLimit-* from here on, errors included) → each route's scope check (403 FORBIDDEN) → the route.
   const auth = authenticate({
-    sql,
+    keys,
     now: clock,
     signer,
     isFreePlanRoute: (req: Request) => FREE_PLAN_ROUTES.test(req.originalUrl.split('?')[0] ?? ''),
@@ -223,7 +248,9 @@ export function createApp(deps: AppDeps): App {
       stopReservationSweep();
       // before the Temporal connection closes: async runs accepted so far get their workflows started
       await dispatcher.stop(DISPATCH_TUNING.drainMs);
+      await limiter.close(); // gives back unspent leased permits
       await usage.stop();
+      await invalidation?.stop();
     },
   };
 }

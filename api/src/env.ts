@@ -47,8 +47,12 @@ export const apiEnvSchema = z
     RATE_LIMITS_ENABLED: booleanFromEnv.default(true),
     /** How long a rate-limit decision may wait for Postgres before RATE_LIMIT_FAIL_MODE applies. */
     RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
-    /** Per-process circuit breaker over all tenants, requests per minute (0 = off); only requests a tenant's own limits admit spend it. */
-    GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6_000),
+    /** Per-process circuit breaker over all tenants, requests per minute (0 = off, the default); only requests a tenant's own limits admit spend it. Off by default: one api process serves about 200,000 authenticated reads a minute on 2 cores but only a few thousand runs, so no single number fits every route mix; set it to shed load below what your processes serve. */
+    GLOBAL_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+    /** The most rate-limit permits an api process leases at once from Postgres for one key's windows, then admits from memory until they are spent or the second ends (unspent ones are given back; limits stay exact). 1 = no leases: one Postgres statement per request. */
+    RATE_LIMIT_LEASE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+    /** How long an api process may serve an API key (with its owner and organization) from memory before reading it again. Changes reach every process at once through Postgres NOTIFY (within 1 s if that channel fails: keys are then read on every request). 0 = no cache: every request reads its key. */
+    AUTH_CACHE_MAX_AGE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
     /** Failed authentications (401 on keyed routes, invalid_client on /oauth/token) per client address per minute, per api process; past it, every request from that address gets 429 until the budget refills (0 = off). */
     AUTH_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(30),
     /** How often each api process deletes expired rate-limit counter rows. */

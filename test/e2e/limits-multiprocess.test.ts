@@ -2,7 +2,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ApiResponse, call, createOrg } from './helpers.ts';
-import { createKey, type ExtraApi, errorOf, startExtraApi } from './limits-support.ts';
+import { createKey, type ExtraApi, errorOf, eventually, startExtraApi, testSql } from './limits-support.ts';
 
 interface RateLimitedBody {
   error: { code: string; details: { field: string; message: string }[] };
@@ -52,6 +52,21 @@ async function burst(apis: ExtraApi[], keys: string[], n: number, path = '/v1/me
   );
 }
 
+/** Admitting counter-store statements of one process so far (promptmill_rate_limit_lease_permits_count). */
+async function leaseStatements(api: ExtraApi): Promise<number> {
+  const text = (await call('GET', '/metrics', { baseUrl: api.url })).text;
+  return Number(/^promptmill_rate_limit_lease_permits_count (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+const counterSql = testSql();
+/** The key's minute window as the shared counters hold it now. */
+async function keyMinuteCount(keyId: string): Promise<number> {
+  const [row] = await counterSql<{ n: number }[]>`
+    SELECT coalesce(sum(count), 0)::int AS n FROM rate_limit_counters
+    WHERE bucket = ${`k:${keyId}:minute`} AND expires_at > now()`;
+  return row?.n ?? 0;
+}
+
 function expectWellFormed429s(responses: ApiResponse[]): void {
   for (const r of responses.filter((x) => x.status === 429)) {
     const retryAfter = Number(r.headers.get('retry-after'));
@@ -74,6 +89,24 @@ describe('limits across two api processes', () => {
     expect(admitted).toBe(LIMIT);
     expect(responses.filter((r) => r.status === 429)).toHaveLength(2 * LIMIT);
     expectWellFormed429s(responses);
+  });
+
+  it('leased permits: 3x a per-key limit of 500 across both processes admits exactly 500, in far fewer statements', async () => {
+    const org = await createOrg({ plan: 'enterprise', limits: { perMinute: 100_000 } });
+    const LIMIT = 500;
+    const k = await createKey(org.key, { rateLimits: { perMinute: LIMIT } }, a.url);
+    const statements = async () => (await leaseStatements(a)) + (await leaseStatements(b));
+    const before = await statements();
+    const responses = await burst([a, b], [k.key], 3 * LIMIT);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(LIMIT);
+    expect(responses.filter((r) => r.status === 429)).toHaveLength(2 * LIMIT);
+    expectWellFormed429s(responses);
+    // the processes leased batches of permits: far fewer admitting statements than admissions
+    const used = (await statements()) - before;
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThan(LIMIT / 4);
+    // whatever was leased and not spent goes back: the shared counter ends at what was admitted
+    await eventually(async () => ((await keyMinuteCount(k.id)) === LIMIT ? true : undefined));
   });
 
   it('3x the per-org minute limit across both processes and three keys: exactly the limit', async () => {

@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, inject, it } from 'vitest';
-import { checkRateLimit, RateLimitStoreError } from '../../api/src/limits/rate-limit.ts';
-import type { LimitSubject } from '../../api/src/limits/windows.ts';
+import {
+  checkRateLimit,
+  type PermitDecision,
+  type PermitRequest,
+  RateLimitStoreError,
+  returnPermits,
+  takePermits,
+} from '../../api/src/limits/rate-limit.ts';
+import { type LimitSubject, windowsFor } from '../../api/src/limits/windows.ts';
 import { call, createOrg } from './helpers.ts';
 import { createKey, eventually, type KeyBody, testSql } from './limits-support.ts';
 
@@ -275,5 +282,80 @@ describe('checkRateLimit with an injected clock', () => {
     const seq = [];
     for (let i = 0; i < 3; i++) seq.push((await admit(s, S + 300)).admitted);
     expect(seq).toEqual([true, true, false]);
+  });
+});
+
+/** Leases (migration 009) against the real Postgres with an injected clock. */
+describe('takePermits: leased permits', () => {
+  const subject = (limits: LimitSubject['keyLimits']): LimitSubject => ({
+    keyId: `key_l${randomUUID()}`,
+    keyLimits: limits,
+    orgId: `org_l${randomUUID()}`,
+    plan: 'enterprise',
+    overrides: {},
+  });
+  const at = (ms: number) => new Date(ms);
+  const S = Math.floor(Date.now() / 1000) * 1000 + 20 * 86_400_000;
+  const lease = (s: LimitSubject, t: number, want: number, share = 1, returned?: PermitRequest['returned']) =>
+    takePermits(
+      sql,
+      { lock: s.orgId, windows: windowsFor(s), now: at(t), want, share, ...(returned ? { returned } : {}) },
+      5_000,
+    );
+  const admit = (s: LimitSubject, t: number) => checkRateLimit(sql, s, at(t), 5_000);
+
+  it("a lease's permits count a full window after the lease ends (the end of its second), wherever they are spent", async () => {
+    const s = subject({ perMinute: 10 });
+    const d = await lease(s, S + 200, 10);
+    expect(d.granted).toBe(10);
+    expect(d.tightest).toMatchObject({ used: 10, remaining: 0 });
+    // a permit may be spent until S + 1 s: the window holds it until S + 61 s, not S + 60.2 s
+    const refused = await admit(s, S + 60_500);
+    expect(refused.admitted).toBe(false);
+    expect((await admit(s, S + 60_999)).admitted).toBe(false);
+    expect((await admit(s, S + 61_000)).admitted).toBe(true);
+  });
+
+  it('a single permit counts from its decision, exactly as before leases', async () => {
+    const s = subject({ perMinute: 1 });
+    expect((await lease(s, S + 200, 1)).granted).toBe(1);
+    expect((await admit(s, S + 60_199)).admitted).toBe(false);
+    expect((await admit(s, S + 60_200)).admitted).toBe(true);
+  });
+
+  it('a lease takes at most 1/share of the tightest room (at least one), then nothing once full', async () => {
+    const s = subject({ perMinute: 20, perHour: 1_000 });
+    const grants = [];
+    for (let i = 0; i < 12; i++) grants.push((await lease(s, S + 300, 100, 4)).granted);
+    expect(grants).toEqual([5, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 0]);
+    const full = await lease(s, S + 300, 100, 4);
+    expect(full.admitted).toBe(false);
+    expect(full.exceeded.map((w) => [w.period, w.used])).toEqual([['minute', 20]]);
+    // all windows or none: the hour counted exactly what the minute granted
+    const [hour] = await sql<{ n: number }[]>`
+      SELECT coalesce(sum(count), 0)::int AS n FROM rate_limit_counters WHERE bucket = ${`k:${s.keyId}:hour`}`;
+    expect(hour!.n).toBe(20);
+  });
+
+  it('unspent permits of the previous lease go back first, in the same statement', async () => {
+    const s = subject({ perMinute: 10 });
+    const first = await lease(s, S + 400, 10);
+    expect(first.granted).toBe(10);
+    // 3 spent; the lease ended with 7 unspent: the next statement gives them back, then takes one
+    const next = await lease(s, S + 1_100, 1, 1, { count: 7, slotStarts: first.slotStarts });
+    expect(next.granted).toBe(1);
+    expect(next.tightest).toMatchObject({ used: 4, remaining: 6 });
+  });
+
+  it('returnPermits gives back many leases (several organizations) in one statement', async () => {
+    const s1 = subject({ perMinute: 10 });
+    const s2 = subject({ perMinute: 10 });
+    const l1 = await lease(s1, S + 500, 10);
+    const l2 = await lease(s2, S + 500, 6);
+    const back = (s: LimitSubject, l: PermitDecision, count: number) =>
+      windowsFor(s).map((w, i) => ({ lock: s.orgId, bucket: w.bucket, slotStart: l.slotStarts[i]!, count }));
+    await returnPermits(sql, [...back(s1, l1, 8), ...back(s2, l2, 6)], 5_000);
+    expect((await lease(s1, S + 700, 1)).tightest).toMatchObject({ used: 3, remaining: 7 });
+    expect((await lease(s2, S + 700, 1)).tightest).toMatchObject({ used: 1, remaining: 9 });
   });
 });

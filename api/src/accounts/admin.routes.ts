@@ -78,7 +78,7 @@ export interface AdminDeps extends AccountDeps {
 const TAG = 'Admin';
 
 /** The operator API (mounted behind requireAdminToken). */
-export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
+export function adminRoutes({ sql, clock, testClock, authChanged }: AdminDeps): RouteDef[] {
   const routes = [
     defineRoute({
       method: 'post',
@@ -137,7 +137,9 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
       body: patchOrgSchema,
       responses: { 200: { description: 'The organization', schema: one(orgViewSchema) } },
       handler: async ({ res, params: { id }, body }) => {
-        res.json({ data: toOrgView(await patchOrg(sql, id, body)) });
+        const org = await patchOrg(sql, id, body);
+        await authChanged({ kind: 'org', id });
+        res.json({ data: toOrgView(org) });
       },
     }),
     defineRoute({
@@ -177,7 +179,9 @@ export function adminRoutes({ sql, clock, testClock }: AdminDeps): RouteDef[] {
         404: { description: 'ORG_NOT_FOUND or MEMBER_NOT_FOUND' },
       },
       handler: async ({ res, params: { id, memberId } }) => {
-        res.json({ data: toMemberView(await unsuspendOrgMember(sql, id, memberId)) });
+        const member = await unsuspendOrgMember(sql, id, memberId);
+        await authChanged({ kind: 'member', id: memberId });
+        res.json({ data: toMemberView(member) });
       },
     }),
   ];

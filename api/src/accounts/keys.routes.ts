@@ -28,7 +28,7 @@ const RIGHTS_403 = {
 const TAG = 'Keys';
 const scope = 'keys:write';
 
-export function keyRoutes({ sql, clock }: AccountDeps): RouteDef[] {
+export function keyRoutes({ sql, clock, authChanged }: AccountDeps): RouteDef[] {
   const now: Clock = clock;
   return [
     defineRoute({
@@ -95,7 +95,9 @@ export function keyRoutes({ sql, clock }: AccountDeps): RouteDef[] {
         404: { description: 'KEY_NOT_FOUND' },
       },
       handler: async ({ res, params: { id }, body, auth }) => {
-        res.json({ data: await patchKey(sql, auth, id, body, now()) });
+        const key = await patchKey(sql, auth, id, body, now());
+        await authChanged({ kind: 'key', id });
+        res.json({ data: key });
       },
     }),
     defineRoute({
@@ -111,7 +113,9 @@ export function keyRoutes({ sql, clock }: AccountDeps): RouteDef[] {
         404: { description: 'KEY_NOT_FOUND' },
       },
       handler: async ({ res, params: { id }, auth }) => {
-        res.json({ data: await revokeOrgKey(sql, auth, id, now()) });
+        const key = await revokeOrgKey(sql, auth, id, now());
+        await authChanged({ kind: 'key', id });
+        res.json({ data: key });
       },
     }),
     defineRoute({
@@ -133,6 +137,7 @@ export function keyRoutes({ sql, clock }: AccountDeps): RouteDef[] {
       },
       handler: async ({ res, params: { id }, body, auth }) => {
         const key = await rotateKey(sql, auth, id, body.gracePeriodSeconds, now());
+        await authChanged({ kind: 'key', id });
         res.setHeader('Cache-Control', 'no-store').json({ data: key });
       },
     }),

@@ -25,7 +25,7 @@ const RIGHTS_403 = {
 const TAG = 'Members';
 const scope = 'admin';
 
-export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
+export function memberRoutes({ sql, clock, authChanged }: AccountDeps): RouteDef[] {
   return [
     defineRoute({
       method: 'get',
@@ -91,7 +91,9 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
         409: SELF_409,
       },
       handler: async ({ res, params: { id }, auth }) => {
-        res.json({ data: await removeMember(sql, auth, id, clock()) });
+        const member = await removeMember(sql, auth, id, clock());
+        await authChanged({ kind: 'member', id });
+        res.json({ data: member });
       },
     }),
     defineRoute({
@@ -111,7 +113,9 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
         409: { description: 'INVALID_STATE: the member owns the calling key' },
       },
       handler: async ({ res, params: { id }, auth }) => {
-        res.json({ data: await setSuspended(sql, auth, id, true, clock()) });
+        const member = await setSuspended(sql, auth, id, true, clock());
+        await authChanged({ kind: 'member', id });
+        res.json({ data: member });
       },
     }),
     defineRoute({
@@ -127,7 +131,9 @@ export function memberRoutes({ sql, clock }: AccountDeps): RouteDef[] {
         404: { description: 'MEMBER_NOT_FOUND' },
       },
       handler: async ({ res, params: { id }, auth }) => {
-        res.json({ data: await setSuspended(sql, auth, id, false, clock()) });
+        const member = await setSuspended(sql, auth, id, false, clock());
+        await authChanged({ kind: 'member', id });
+        res.json({ data: member });
       },
     }),
   ];

@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import type { Sql } from '@promptmill/infra/db';
 import express from 'express';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,14 +13,17 @@ afterEach(() => {
 
 describe('authenticate: failed authentications per client address', () => {
   it('each 401 spends the address budget; then 429 before any database read', async () => {
-    let reads = 0; // statements and fragments built on the pool
-    const sql = (() => {
-      reads += 1;
-      return Promise.resolve([]); // no key matches: 401 Invalid API key
-    }) as unknown as Sql;
+    let reads = 0;
+    const keys = {
+      byHash: async () => {
+        reads += 1;
+        return undefined; // no key matches: 401 Invalid API key
+      },
+      byId: async () => undefined,
+    };
     const app = express();
     app.set('trust proxy', 1);
-    app.use(authenticate({ sql, failures: createAuthFailureLimiter(3, { monotonicMs: () => 0 }) }));
+    app.use(authenticate({ keys, failures: createAuthFailureLimiter(3, { monotonicMs: () => 0 }) }));
     app.use((_req, res) => {
       res.json({ ok: true });
     });

@@ -7,6 +7,7 @@ import { type AuthFailureLimiter, authFailuresError, clientAddress } from '../li
 import { isAccessToken, type TokenSigner } from './access-token.ts';
 import { hashApiKey, isWellFormedApiKey } from './api-key.ts';
 import { type AuthContext, toAuthContext } from './auth-context.ts';
+import type { KeyLookup } from './key-cache.ts';
 import { isOriginAllowed } from './origin.ts';
 
 export type { Clock };
@@ -73,7 +74,7 @@ const sameBytes = (a: Buffer, b: Buffer | null) =>
  * current secret or from its pre-rotation secret while that one's grace period lasts.
  */
 export async function findKeyForAccessToken(
-  sql: Sql,
+  keys: KeyLookup,
   signer: TokenSigner,
   token: string,
   now: Date,
@@ -82,7 +83,7 @@ export async function findKeyForAccessToken(
   if (payload === 'format') throw unauthorized('Invalid API key format');
   if (payload === 'signature') throw unauthorized('Invalid API key');
   if (payload.exp * 1000 <= now.getTime()) throw unauthorized('API key has expired');
-  const key = await findKeyAuthById(sql, payload.k);
+  const key = await keys.byId(payload.k);
   if (!key) throw unauthorized('Invalid API key');
   const given = Buffer.from(payload.f);
   if (sameBytes(given, Buffer.from(signer.fingerprint(key.keyHash)))) return key;
@@ -92,8 +93,14 @@ export async function findKeyForAccessToken(
   throw unauthorized('Invalid API key');
 }
 
+/** Key rows straight from the database (no cache). */
+export function keyLookupFrom(sql: Sql): KeyLookup {
+  return { byHash: (hash) => findKeyByHash(sql, hash), byId: (id) => findKeyAuthById(sql, id) };
+}
+
 export interface AuthenticateOptions {
-  sql: Sql;
+  /** where key rows come from: the process's key cache in the api (key-cache.ts) */
+  keys: KeyLookup;
   now?: Clock;
   signer?: TokenSigner;
   /** Routes a Free-plan org may still call (reading its keys). */
@@ -104,8 +111,10 @@ export interface AuthenticateOptions {
 
 /**
  * Failure budget of the client address (429 before any read) → 401 sequence → billing/plan gates →
- * origin check. The key row (with its owner and org) is read on every request, uncached: a revocation,
- * suspension or plan change holds at once in every process. Every 401 spends the address's budget.
+ * origin check. The key row (with its owner and org) comes from `keys`: in the api the process's key
+ * cache, which every change to a key, member or organization invalidates in every process within
+ * milliseconds (at most about a second if the invalidation channel fails; key-cache.ts). Expiry and grace
+ * periods are judged against the clock on every request. Every 401 spends the address's budget.
  */
 export function authenticate(opts: AuthenticateOptions): RequestHandler {
   const now = opts.now ?? (() => new Date());
@@ -138,11 +147,11 @@ async function identify(
   let key: KeyAuthRow | undefined;
   let via: AuthContext['key']['via'] = 'api_key';
   if (opts.signer && isAccessToken(credential)) {
-    key = await findKeyForAccessToken(opts.sql, opts.signer, credential, at);
+    key = await findKeyForAccessToken(opts.keys, opts.signer, credential, at);
     via = 'oauth';
   } else {
     if (!isWellFormedApiKey(credential)) throw unauthorized('Invalid API key format');
-    key = await findKeyByHash(opts.sql, hashApiKey(credential));
+    key = await opts.keys.byHash(hashApiKey(credential));
   }
   checkKeyUsable(key, at);
   const auth = toAuthContext(key, via);

@@ -6,6 +6,9 @@ export interface ApiMetrics {
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method'>;
   rateLimitDecisions: Counter<'result'>;
+  rateLimitLeases: Histogram;
+  rateLimitPermitsReturned: Counter;
+  authCacheLookups: Counter<'result'>;
   runDispatch: Counter<'result'>;
   /** sync and streaming runs refused at once because this process had its limit in flight */
   syncRunsShed: Counter;
@@ -51,6 +54,23 @@ export function createApiMetrics(): ApiMetrics {
     rateLimitDecisions: new Counter({
       name: 'promptmill_rate_limit_decisions_total',
       help: 'Rate-limit decisions (allowed, limited, error_open, error_closed; error: a store error that is not an outage, refused with 500)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    rateLimitLeases: new Histogram({
+      name: 'promptmill_rate_limit_lease_permits',
+      help: 'Permits granted per admitting counter-store statement (1: one request decided in Postgres; more: a lease this process admits from memory); _count is the number of such statements',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+      registers: [registry],
+    }),
+    rateLimitPermitsReturned: new Counter({
+      name: 'promptmill_rate_limit_permits_returned_total',
+      help: 'Leased rate-limit permits given back unspent (their lease ended, or the process stopped)',
+      registers: [registry],
+    }),
+    authCacheLookups: new Counter({
+      name: 'promptmill_auth_cache_lookups_total',
+      help: "Key lookups by authentication: hit (from this process's key cache), miss (read, then cached), bypass (read, not cached: the cache is off or its invalidation listener is not confirmed live)",
       labelNames: ['result'],
       registers: [registry],
     }),

@@ -26,11 +26,11 @@ function fakeStore(answer: () => 'admit' | 'refuse' | Error) {
     calls.n += 1;
     const a = answer();
     if (a instanceof Error) return Promise.reject(a);
-    const admitted = a === 'admit';
+    const granted = a === 'admit' ? 1 : 0;
     return Promise.resolve([
-      { used: 1, reset_at: at(60_000), retry_at: admitted ? null : at(60_000), admitted },
-      { used: 1, reset_at: at(60_000), retry_at: null, admitted },
-      { used: 1, reset_at: at(86_400_000), retry_at: null, admitted },
+      { used: 1, reset_at: at(60_000), retry_at: granted ? null : at(60_000), granted },
+      { used: 1, reset_at: at(60_000), retry_at: null, granted },
+      { used: 1, reset_at: at(86_400_000), retry_at: null, granted },
     ]);
   }) as unknown as Sql;
   return { sql, calls };
@@ -53,6 +53,8 @@ function setup(answer: () => 'admit' | 'refuse' | Error, failMode: 'open' | 'clo
     enabled: true,
     failMode,
     timeoutMs: 1_000,
+    maxLease: 1,
+    sweepIntervalMs: 0,
     breaker,
     refusals: createRefusalCache(),
     usage,

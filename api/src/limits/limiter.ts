@@ -4,7 +4,8 @@ import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { ApiMetrics } from '../http/metrics.ts';
 import type { GlobalBreaker } from './global-breaker.ts';
-import { checkRateLimit, type RateDecision, RateLimitStoreError } from './rate-limit.ts';
+import { createPermitLeases, type LeaseDecision } from './permit-leases.ts';
+import { RateLimitStoreError, returnPermits, takePermits } from './rate-limit.ts';
 import type { RefusalCache } from './refusal-cache.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
 import {
@@ -40,11 +41,14 @@ export type LimitDecision =
 
 /**
  * Every rate-limit decision goes through here (the keyed routes' middleware and POST /oauth/token), in
- * this order: a known refusal from memory → the per-process breaker → the shared windows in Postgres.
- * Only the store can admit; memory can only refuse, so limits are exact across processes.
+ * this order: a known refusal from memory → the per-process breaker → a permit this process leased from
+ * the shared windows → the shared windows in Postgres (which lease the next permits). Memory only ever
+ * refuses or spends permits the store counted, so limits are exact across processes.
  */
 export interface RateLimiter {
   decide(subject: LimitSubject, now: Date): Promise<LimitDecision>;
+  /** Gives back unspent leased permits and stops the lease sweep (shutdown). */
+  close(): Promise<void>;
 }
 
 export interface RateLimiterOptions {
@@ -52,12 +56,21 @@ export interface RateLimiterOptions {
   enabled: boolean;
   failMode: 'open' | 'closed';
   timeoutMs: number;
+  /** the most permits one lease may take (RATE_LIMIT_LEASE_MAX); 1 = one store decision per request */
+  maxLease: number;
+  /** the process clock (the lease sweep's; requests bring their own `now`) */
+  clock?: () => Date;
+  /** how often ended leases are given back; 0 = only at close (tests) */
+  sweepIntervalMs?: number;
   breaker: GlobalBreaker;
   refusals: RefusalCache;
   usage: UsageRecorder;
   metrics: ApiMetrics;
   logger: Logger;
 }
+
+/** A lease takes at most 1/8 of the tightest window's room: several processes share a window. */
+export const LEASE_SHARE = 8;
 
 type DecisionMetric = 'allowed' | 'limited' | 'error_open' | 'error_closed' | 'error';
 
@@ -79,6 +92,18 @@ function retryTime(exceeded: readonly WindowState[], now: Date): Date {
 
 export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
   const count = (result: DecisionMetric) => opts.metrics.rateLimitDecisions.inc({ result });
+  const permits = createPermitLeases({
+    take: (req) => takePermits(opts.sql, req, opts.timeoutMs),
+    release: (released) => returnPermits(opts.sql, released, opts.timeoutMs),
+    maxLease: opts.maxLease,
+    share: LEASE_SHARE,
+    clock: opts.clock ?? (() => new Date()),
+    sweepIntervalMs: opts.sweepIntervalMs ?? 1_000,
+    onLeased: (granted) => opts.metrics.rateLimitLeases.observe(granted),
+    onReturned: (n) => opts.metrics.rateLimitPermitsReturned.inc(n),
+    onReleaseError: (err, n) =>
+      opts.logger.warn({ err, permits: n }, 'giving back unspent rate-limit permits failed'),
+  });
 
   const refused = (
     subject: LimitSubject,
@@ -111,9 +136,9 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
         return { outcome: 'overloaded', windows, perMinute: opts.breaker.perMinute, retryAt };
       }
 
-      let decision: RateDecision;
+      let decision: LeaseDecision;
       try {
-        decision = await checkRateLimit(opts.sql, subject, now, opts.timeoutMs);
+        decision = await permits.admit(subject.orgId, windows, now);
       } catch (err) {
         opts.breaker.refund();
         if (!(err instanceof RateLimitStoreError)) {
@@ -141,5 +166,6 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
       opts.usage.recordUse(subject.keyId, now);
       return { outcome: 'admitted', windows, tightest: decision.tightest };
     },
+    close: () => permits.close(),
   };
 }

@@ -10,7 +10,9 @@ describe('api env: limits, tokens and the test clock', () => {
       RATE_LIMIT_FAIL_MODE: 'open',
       RATE_LIMITS_ENABLED: true,
       RATE_LIMIT_TIMEOUT_MS: 1000,
-      GLOBAL_RATE_LIMIT_PER_MINUTE: 6000,
+      GLOBAL_RATE_LIMIT_PER_MINUTE: 0,
+      RATE_LIMIT_LEASE_MAX: 1000,
+      AUTH_CACHE_MAX_AGE_MS: 30_000,
       AUTH_FAILURE_LIMIT_PER_MINUTE: 30,
       RATE_LIMIT_CLEANUP_INTERVAL_MS: 60_000,
       USAGE_FLUSH_INTERVAL_MS: 1000,
@@ -27,6 +29,8 @@ describe('api env: limits, tokens and the test clock', () => {
     expect(() => loadApiEnv({ ...base, AUTH_FAILURE_LIMIT_PER_MINUTE: '-1' })).toThrow(
       /AUTH_FAILURE_LIMIT_PER_MINUTE/,
     );
+    expect(() => loadApiEnv({ ...base, RATE_LIMIT_LEASE_MAX: '0' })).toThrow(/RATE_LIMIT_LEASE_MAX/);
+    expect(() => loadApiEnv({ ...base, AUTH_CACHE_MAX_AGE_MS: '-5' })).toThrow(/AUTH_CACHE_MAX_AGE_MS/);
   });
 
   it('accepts TEST_CLOCK only with NODE_ENV=test', () => {

@@ -22,6 +22,17 @@ describe('refusal cache (known refusals, per process)', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('with maxHoldMs (permit leases), remembers a refusal at most that long, then asks the store again', () => {
+    const cache = createRefusalCache({ maxHoldMs: 1_000 });
+    cache.remember([full(minute('k:a:minute'), 30_000), full(minute('k:b:minute'), 400)], now);
+    expect(cache.refusing([minute('k:a:minute')], at(999))).toHaveLength(1);
+    expect(cache.refusing([minute('k:a:minute')], at(1_000))).toEqual([]);
+    expect(cache.refusing([minute('k:b:minute')], at(400))).toEqual([]); // its retry time came first
+    // the refusal itself still carries its own retry time (the 429's Retry-After)
+    cache.remember([full(minute('k:a:minute'), 30_000)], at(1_000));
+    expect(cache.refusing([minute('k:a:minute')], at(1_500))[0]!.retryAt).toEqual(at(30_000));
+  });
+
   it('applies only to the limit it was recorded with (a raised limit goes to the store at once)', () => {
     const cache = createRefusalCache();
     cache.remember([full(minute('k:a:minute', 1), 30_000)], now);
@@ -46,7 +57,7 @@ describe('refusal cache (known refusals, per process)', () => {
   });
 
   it('stays bounded: past its size it forgets expired entries first, then the oldest', () => {
-    const cache = createRefusalCache(3);
+    const cache = createRefusalCache({ maxEntries: 3 });
     cache.remember([full(minute('a'), 1_000), full(minute('b'), 60_000), full(minute('c'), 60_000)], now);
     cache.remember([full(minute('d'), 60_000)], at(2_000)); // 'a' has expired: it goes
     expect(cache.size).toBe(3);

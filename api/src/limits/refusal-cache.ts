@@ -8,6 +8,11 @@ import { type LimitWindow, latestExpiry, type WindowState } from './windows.ts';
  * anything, so limits stay exact across processes. An entry is only used while the window's limit is the
  * one it was recorded with (a raised limit is decided by the store again at once), and never when it
  * reaches further than one window from now (only a clock set back can make it: the store decides again).
+ *
+ * With permit leases (permit-leases.ts) a window also frees capacity when a process gives back permits it
+ * leased and did not spend (within about 2 s of leasing them). So a refusal is then remembered for at most
+ * `maxHoldMs` (1 s in the api) and the store is asked again after that: a tenant flooding past its limit
+ * costs one statement per second per api process, and permits given back are found again.
  */
 export interface RefusalCache {
   /** the full windows of a refusal the store decided at `now`, each until its own retry time */
@@ -22,7 +27,9 @@ interface Entry {
   until: number;
 }
 
-export function createRefusalCache(maxEntries = 10_000): RefusalCache {
+export function createRefusalCache(opts: { maxEntries?: number; maxHoldMs?: number } = {}): RefusalCache {
+  const maxEntries = opts.maxEntries ?? 10_000;
+  const maxHoldMs = opts.maxHoldMs ?? Number.POSITIVE_INFINITY;
   const entries = new Map<string, Entry>();
 
   const evict = (now: number) => {
@@ -40,7 +47,8 @@ export function createRefusalCache(maxEntries = 10_000): RefusalCache {
         if (!state.retryAt || state.retryAt <= now) continue;
         if (entries.size >= maxEntries && !entries.has(state.bucket)) evict(now.getTime());
         entries.delete(state.bucket); // re-insert: the Map's order is the eviction order
-        entries.set(state.bucket, { state, until: state.retryAt.getTime() });
+        const until = Math.min(state.retryAt.getTime(), now.getTime() + maxHoldMs);
+        entries.set(state.bucket, { state, until });
       }
     },
     refusing(windows, now) {

@@ -4,6 +4,7 @@ import {
   counterWindow,
   effectiveOrgLimits,
   type LimitWindow,
+  leaseEnd,
   MAX_REQUEST_LIMIT,
   PERIODS,
   type Period,
@@ -80,6 +81,41 @@ describe('counterWindow: slot arithmetic', () => {
     // only the current day's slot is after `from`
     expect(w.from.getTime()).toBeGreaterThan(w.slotStart.getTime() - 86_400_000);
     expect(w.from.getTime()).toBeLessThanOrEqual(w.slotStart.getTime());
+  });
+});
+
+describe('leases: until when permits may be spent, and how long they count', () => {
+  const t = Date.UTC(2026, 10, 23, 23, 59, 59, 250);
+  const w = (period: Period): LimitWindow => ({ scope: 'key', period, limit: 5, bucket: 'b' });
+
+  it('a lease ends with the current second; its permits count a full window after that', () => {
+    expect(leaseEnd(new Date(t)).getTime()).toBe(t + 750);
+    expect(leaseEnd(new Date(t - 250)).getTime()).toBe(t + 750); // a second's first instant: to its end
+    expect(counterWindow(w('minute'), new Date(t)).leaseExpiresAt.getTime()).toBe(t + 750 + 60_000);
+    expect(counterWindow(w('hour'), new Date(t)).leaseExpiresAt.getTime()).toBe(t + 750 + 3_600_000);
+    // the last second of a UTC day: its permits count until midnight, like any request of that day
+    expect(counterWindow(w('day'), new Date(t)).leaseExpiresAt.toISOString()).toBe(
+      '2026-11-24T00:00:00.000Z',
+    );
+  });
+
+  it('every slot a lease stamps is still in the index range until it stops counting (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<Period>('minute', 'hour'),
+        fc.integer({ min: 0, max: 4e12 }),
+        (period, now) => {
+          const c = counterWindow(w(period), new Date(now));
+          // at the last instant the slot counts, `from` (now' − window − slot) is still before the slot
+          const last = c.leaseExpiresAt.getTime() - 1;
+          const fromThen = counterWindow(w(period), new Date(last)).from.getTime();
+          expect(c.slotStart.getTime()).toBeGreaterThan(fromThen);
+          expect(leaseEnd(new Date(now)).getTime()).toBeLessThanOrEqual(
+            c.slotStart.getTime() + PERIODS[period].slotMs,
+          );
+        },
+      ),
+    );
   });
 });
 

@@ -100,16 +100,31 @@ export function rateLimitsBody(windows: LimitWindow[]): {
   };
 }
 
-/** The slot arithmetic for one window at `now` (what the SQL function sums and increments). */
+/** The shortest slot of any period; every slot is a multiple of it, aligned to the epoch. */
+const LEASE_SLOT_MS = Math.min(...Object.values(PERIODS).map((p) => p.slotMs));
+
+/**
+ * Until when permits leased at `now` may be spent: the end of the current 1 s slot, which is within the
+ * current slot of every window (migration 009). Permits leased at `now` are counted in the slots of `now`
+ * and stop counting a full window after this instant, so a permit spent at any instant before it counts
+ * for at least a window after that instant.
+ */
+export function leaseEnd(now: Date): Date {
+  return new Date((Math.floor(now.getTime() / LEASE_SLOT_MS) + 1) * LEASE_SLOT_MS);
+}
+
+/** The slot arithmetic for one window at `now` (what the SQL functions sum and increment). */
 export function counterWindow(w: LimitWindow, now: Date): CounterWindow {
   const { slotMs, windowMs } = PERIODS[w.period];
   const t = now.getTime();
   const slotStart = Math.floor(t / slotMs) * slotMs;
+  const end = leaseEnd(now).getTime();
   return {
     bucket: w.bucket,
     slotStart: new Date(slotStart),
     from: new Date(t - windowMs - slotMs),
     expiresAt: latestExpiry(w.period, now),
+    leaseExpiresAt: windowMs > 0 ? new Date(end + windowMs) : latestExpiry(w.period, now),
     limit: w.limit,
   };
 }

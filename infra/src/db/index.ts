@@ -1,6 +1,7 @@
 export * from './client.ts';
 export * from './migrate.ts';
 export * from './prompt-changes.ts';
+export * from './queries/auth-invalidation.queries.ts';
 export * from './queries/budget.queries.ts';
 export * from './queries/events.queries.ts';
 export * from './queries/keys.queries.ts';

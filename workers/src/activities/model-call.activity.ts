@@ -1,3 +1,5 @@
+// One file on purpose until the direct-mode merge moves the provider call into workers/src/providers: the plain and
+// streaming paths share the attempt recorder and the cancel-confirmation wait defined here.
 import { randomUUID } from 'node:crypto';
 import { finishAttempt, type RecordedOutcome, type Sql, startAttempt } from '@promptmill/infra/db';
 import { createStreamPublisher, streamCancellationsFor } from '@promptmill/infra/run-stream';

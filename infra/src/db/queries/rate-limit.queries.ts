@@ -1,8 +1,8 @@
 import type { Queryable } from '../client.ts';
 
 /**
- * One window of one request: a bucket of fixed-size slots (see migrations 002_rate_limits.sql and
- * 005_limits_hardening.sql).
+ * One window of one request: a bucket of fixed-size slots (see migrations 002_rate_limits.sql,
+ * 005_limits_hardening.sql and 009_auth_cache_and_leases.sql).
  */
 export interface CounterWindow {
   bucket: string;
@@ -13,6 +13,9 @@ export interface CounterWindow {
   /** when this request stops counting (now + window; the next UTC midnight for a day); its slot counts
    * until the latest such instant of its requests */
   expiresAt: Date;
+  /** when the permits of a lease taken now stop counting: the lease's end + window (the next UTC
+   * midnight for a day); see migration 009 */
+  leaseExpiresAt: Date;
   limit: number;
 }
 
@@ -25,36 +28,72 @@ export interface WindowCount {
   retryAt: Date | null;
 }
 
-export interface AdmitResult {
-  admitted: boolean;
+export interface LeaseRequest {
+  /** the admission lock: the organization id */
+  lock: string;
+  now: Date;
+  windows: CounterWindow[];
+  /** permits wanted (at least 1: the asking request's) */
+  want: number;
+  /** a lease takes at most 1/share of the tightest window's room (at least one permit) */
+  share: number;
+  /** unspent permits of this process's previous lease over the same windows, given back first */
+  returned?: { count: number; slotStarts: Date[] };
+}
+
+export interface LeaseResult {
+  /** permits granted for every window (0 = refused) */
+  granted: number;
   windows: WindowCount[];
 }
 
 /**
- * Atomically checks every window and increments all of them or none, in one round trip (one call
- * of promptmill_rate_limit_admit). `lock` groups the windows that must be serialized together:
- * the organization id. `now` is the decision's clock (a slot counts while its expiry is after it).
+ * Takes up to `want` permits of every window at once, or none, in one round trip (one call of
+ * promptmill_rate_limit_lease, migration 009), after giving back `returned`. With want = 1 it is the
+ * single admission of migration 005.
  */
-export async function admitRequest(
-  sql: Queryable,
-  lock: string,
-  now: Date,
-  windows: CounterWindow[],
-): Promise<AdmitResult> {
-  if (windows.length === 0) return { admitted: true, windows: [] };
-  const rows = await sql<{ used: number; reset_at: Date | null; retry_at: Date | null; admitted: boolean }[]>`
-    SELECT used, reset_at, retry_at, admitted FROM promptmill_rate_limit_admit(
-      ${lock},
-      ${now.toISOString()}::timestamptz,
+export async function leasePermits(sql: Queryable, req: LeaseRequest): Promise<LeaseResult> {
+  const { windows } = req;
+  if (windows.length === 0) return { granted: req.want, windows: [] };
+  const returned = req.returned && req.returned.count > 0 ? req.returned : undefined;
+  const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
+  const rows = await sql<{ used: number; reset_at: Date | null; retry_at: Date | null; granted: number }[]>`
+    SELECT used, reset_at, retry_at, granted FROM promptmill_rate_limit_lease(
+      ${req.lock},
+      ${req.now.toISOString()}::timestamptz,
       ${windows.map((w) => w.bucket)}::text[],
-      ${windows.map((w) => w.slotStart.toISOString())}::timestamptz[],
-      ${windows.map((w) => w.from.toISOString())}::timestamptz[],
-      ${windows.map((w) => w.expiresAt.toISOString())}::timestamptz[],
-      ${windows.map((w) => w.limit)}::integer[])`;
+      ${iso(windows.map((w) => w.slotStart))}::timestamptz[],
+      ${iso(windows.map((w) => w.from))}::timestamptz[],
+      ${iso(windows.map((w) => w.expiresAt))}::timestamptz[],
+      ${iso(windows.map((w) => w.leaseExpiresAt))}::timestamptz[],
+      ${windows.map((w) => w.limit)}::integer[],
+      ${req.want}::integer,
+      ${req.share}::integer,
+      ${returned?.count ?? 0}::integer,
+      ${iso(returned?.slotStarts ?? windows.map((w) => w.slotStart))}::timestamptz[])`;
   return {
-    admitted: rows[0]?.admitted ?? true,
+    granted: rows[0]?.granted ?? 0,
     windows: rows.map((r) => ({ used: r.used, resetAt: r.reset_at, retryAt: r.retry_at })),
   };
+}
+
+/** Leased permits given back: `count` from slot `slotStart` of `bucket` (organization `lock`). */
+export interface ReleasedPermits {
+  lock: string;
+  bucket: string;
+  slotStart: Date;
+  count: number;
+}
+
+/** Gives back unspent leased permits, many leases in one round trip (promptmill_rate_limit_release). */
+export async function releasePermits(sql: Queryable, released: ReleasedPermits[]): Promise<void> {
+  if (released.length === 0) return;
+  await sql`
+    SELECT promptmill_rate_limit_release(
+      ${released.map((r) => r.lock)}::text[],
+      ${released.map((r) => r.bucket)}::text[],
+      ${released.map((r) => r.slotStart.toISOString())}::timestamptz[],
+      ${released.map((r) => r.count)}::integer[])`;
 }
 
 /** Current counts without admitting anything (GET /v1/me). */
