@@ -59,10 +59,16 @@ describe('webhook delivery', () => {
     expect(hit!.json.data.prompt_id).toMatch(/^pmt_/);
     expect(Date.parse(hit!.json.created_at)).not.toBeNaN();
     // a tampered body or another secret does not verify
-    expect(() => verifySvix({ ...hit!, body: hit!.body.replace('succeeded', 'failed') }, ep.secret)).toThrow();
+    expect(() =>
+      verifySvix({ ...hit!, body: hit!.body.replace('succeeded', 'failed') }, ep.secret),
+    ).toThrow();
     expect(isHexSignatureValid(hit!, `${ep.secret}x`)).toBe(false);
     const [delivery] = await pollDeliveries(org.key, ep.id, (d) => d[0]?.status === 'succeeded');
-    expect(delivery).toMatchObject({ id: hit!.headers['webhook-id'], event: 'prompt.executed', attemptCount: 1 });
+    expect(delivery).toMatchObject({
+      id: hit!.headers['webhook-id'],
+      event: 'prompt.executed',
+      attemptCount: 1,
+    });
     expect(delivery!.attempts[0]).toMatchObject({ attempt: 1, status: 'succeeded', responseStatus: 200 });
   });
 
@@ -113,7 +119,10 @@ describe('webhook delivery', () => {
     expect(failed!.json.data).toMatchObject({ status: 'failed', prompt_name: failing });
     expect((failed!.json.data.error as { code: string }).code).toBe(run.body.code);
     const email = `${unique('m')}@example.test`;
-    const added = await call<{ data: { id: string } }>('POST', '/v1/members', { key: org.key, body: { email } });
+    const added = await call<{ data: { id: string } }>('POST', '/v1/members', {
+      key: org.key,
+      body: { email },
+    });
     expect(added.status).toBe(201);
     const [member] = await rx.waitFor((r) => r.json.event === 'team.member_added');
     expect(JSON.stringify(member!.json.data)).toContain(added.body.data.id);
@@ -171,7 +180,9 @@ describe('webhook delivery', () => {
 
   it("sends an async run's final event to its own webhookUrl, signed with the org's default secret", async () => {
     const rx = await startReceiver();
-    const secret = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', { key: org.key });
+    const secret = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', {
+      key: org.key,
+    });
     const res = await call<{ data: { id: string } }>('POST', '/v1/runs', {
       key: org.key,
       body: { prompt: promptName, variables: { name: 'Barbara' }, webhookUrl: `${rx.url}?run=1` },

@@ -101,7 +101,13 @@ export interface Delivery {
   eventId: string;
   attemptCount: number;
   nextAttemptAt: string | null;
-  attempts: { attempt: number; status: string; responseStatus: number | null; error: string | null; latencyMs: number }[];
+  attempts: {
+    attempt: number;
+    status: string;
+    responseStatus: number | null;
+    error: string | null;
+    latencyMs: number;
+  }[];
 }
 
 /** Polls an endpoint's delivery log until `until` holds. */
@@ -113,7 +119,11 @@ export async function pollDeliveries(
 ): Promise<Delivery[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await call<{ data: Delivery[] }>('GET', `/v1/webhooks/${endpointId}/deliveries?per_page=100`, { key });
+    const res = await call<{ data: Delivery[] }>(
+      'GET',
+      `/v1/webhooks/${endpointId}/deliveries?per_page=100`,
+      { key },
+    );
     if (res.status !== 200) throw new Error(`deliveries: ${res.status} ${res.text}`);
     if (until(res.body.data)) return res.body.data;
     if (Date.now() > deadline) throw new Error(`deliveries never matched: ${res.text.slice(0, 800)}`);

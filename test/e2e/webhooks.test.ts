@@ -33,7 +33,9 @@ describe('webhook endpoints', () => {
     expect(ep.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     expect(created.headers.get('location')).toBe(`/v1/webhooks/${ep.id}`);
 
-    const read = await call<{ data: Record<string, unknown> }>('GET', `/v1/webhooks/${ep.id}`, { key: a.key });
+    const read = await call<{ data: Record<string, unknown> }>('GET', `/v1/webhooks/${ep.id}`, {
+      key: a.key,
+    });
     expect(read.status).toBe(200);
     expect(read.body.data).not.toHaveProperty('secret');
     expect(read.text).not.toContain(String(ep.secret));
@@ -82,10 +84,14 @@ describe('webhook endpoints', () => {
     [{ url, events: ['prompt.executed'], secret: 'whsec_mine' }, ''],
     [{ url: 'https://no-such-host.invalid/x', events: ['prompt.executed'] }, 'url'],
   ])('refuses %j with 400 VALIDATION_ERROR naming the field', async (body, field) => {
-    const res = await call<{ error: { code: string; details: { field: string }[] } }>('POST', '/v1/webhooks', {
-      key: a.key,
-      body,
-    });
+    const res = await call<{ error: { code: string; details: { field: string }[] } }>(
+      'POST',
+      '/v1/webhooks',
+      {
+        key: a.key,
+        body,
+      },
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
     if (field) expect(res.body.error.details.map((d) => d.field)).toContain(field);
@@ -132,11 +138,17 @@ describe('webhook endpoints', () => {
       key: a.key,
     });
     expect(still.body.data).toMatchObject({ enabled: true, url });
-    const secretA = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', { key: a.key });
-    const secretB = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', { key: b.key });
+    const secretA = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', {
+      key: a.key,
+    });
+    const secretB = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', {
+      key: b.key,
+    });
     expect(secretA.body.data.secret).toMatch(/^whsec_/);
     expect(secretA.body.data.secret).not.toBe(secretB.body.data.secret);
-    const again = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', { key: a.key });
+    const again = await call<{ data: { secret: string } }>('GET', '/v1/webhooks/default-secret', {
+      key: a.key,
+    });
     expect(again.body.data.secret).toBe(secretA.body.data.secret);
   });
 });
