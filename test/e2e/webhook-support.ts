@@ -25,6 +25,10 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
+const open = new Set<Receiver>();
+// every receiver a test file started is closed after the file
+afterAll(() => Promise.all([...open].map((r) => r.close())));
+
 export async function startReceiver(respond: Receiver['respond'] = () => 200): Promise<Receiver> {
   const received: Received[] = [];
   const receiver = { received, respond } as Receiver;
@@ -61,10 +65,11 @@ export async function startReceiver(respond: Receiver['respond'] = () => 200): P
   };
   receiver.close = () =>
     new Promise<void>((resolve) => {
+      open.delete(receiver);
       server.closeAllConnections();
       server.close(() => resolve());
     });
-  afterAll(() => receiver.close());
+  open.add(receiver);
   return receiver;
 }
 
