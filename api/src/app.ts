@@ -170,6 +170,7 @@ export function createApp(deps: AppDeps): App {
     syncTimeoutMs: env.SYNC_RUN_TIMEOUT_MS,
     dispatcher,
     observeQueueDelay: admission.observeQueueDelay,
+    webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
   };
   const authChanged = async (change: AuthChange) => {
     keys.invalidate(change);

@@ -59,7 +59,12 @@ export interface Sender {
 class RefusedAddress extends Error {}
 
 /** The HTTP side of deliveries, for one worker: one connection pool whose every lookup is guarded. */
-export function createSender(opts: { allowPrivate: boolean; timeoutMs: number }): Sender {
+export function createSender(opts: {
+  allowPrivate: boolean;
+  timeoutMs: number;
+  /** host name resolution (tests); the system resolver by default */
+  resolve?: ((host: string) => Promise<string[]>) | undefined;
+}): Sender {
   const guardedLookup: LookupFunction = (hostname, options, callback) => {
     checkWebhookUrl(`https://${hostname.includes(':') ? `[${hostname}]` : hostname}/`, opts).then(
       (verdict) => {
