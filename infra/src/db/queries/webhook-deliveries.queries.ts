@@ -152,18 +152,22 @@ export async function recordDeliveryAttempt(
       await tx`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ${a.endpointId} AND failing_since IS NOT NULL`;
       return false;
     }
-    const [disabled] = await tx<{ orgId: string; url: string }[]>`
-      WITH streak AS (
-        UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now())
-        WHERE id = ${a.endpointId}
-        RETURNING id, failing_since
+    // one UPDATE: the streak starts at the first failure, and a streak of the whole period disables
+    // (a row a WITH part updated cannot be updated again by the same statement, so `was` only reads)
+    const [disabled] = await tx<{ orgId: string; url: string; isDisabled: boolean }[]>`
+      WITH was AS (
+        SELECT id, COALESCE(enabled AND failing_since <= now() - make_interval(secs => ${a.disableAfterSeconds}), false) AS expired
+        FROM webhook_endpoints WHERE id = ${a.endpointId} AND deleted_at IS NULL
+        FOR UPDATE
       )
-      UPDATE webhook_endpoints w SET enabled = false, disabled_reason = 'failing', updated_at = now()
-      FROM streak s
-      WHERE w.id = s.id AND w.enabled AND w.deleted_at IS NULL
-        AND s.failing_since <= now() - make_interval(secs => ${a.disableAfterSeconds})
-      RETURNING w.org_id AS "orgId", w.url`;
-    if (!disabled) return false;
+      UPDATE webhook_endpoints w SET
+        failing_since = COALESCE(w.failing_since, now()),
+        enabled = w.enabled AND NOT was.expired,
+        disabled_reason = CASE WHEN was.expired THEN 'failing' ELSE w.disabled_reason END,
+        updated_at = CASE WHEN was.expired THEN now() ELSE w.updated_at END
+      FROM was WHERE w.id = was.id
+      RETURNING w.org_id AS "orgId", w.url, was.expired AS "isDisabled"`;
+    if (!disabled?.isDisabled) return false;
     await tx`
       INSERT INTO events (id, org_id, type, payload)
       VALUES (${disabledEventId}, ${disabled.orgId}, 'webhook.endpoint_disabled',
