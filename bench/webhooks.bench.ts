@@ -13,6 +13,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEphemeralStack } from '@promptmill/dev/stack';
+import postgres from 'postgres';
 import { percentile } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_WEBHOOK_RUNS ?? 1000);
@@ -75,7 +76,11 @@ const org = await post<{ data: { key: { key: string } } }>('/admin/v1/orgs', {
 });
 const key = org.data.key.key;
 await post('/v1/prompts', { name: 'bench' }, key);
-await post('/v1/prompts/bench/versions', { template: 'Hi {{n}}', model: 'mock-1', labels: ['production'] }, key);
+await post(
+  '/v1/prompts/bench/versions',
+  { template: 'Hi {{n}}', model: 'mock-1', labels: ['production'] },
+  key,
+);
 await post('/v1/webhooks', { url: receiverUrl, events: ['prompt.executed'] }, key);
 
 interface Sample {
@@ -84,7 +89,11 @@ interface Sample {
 }
 
 async function oneRun(i: number): Promise<Sample> {
-  const out = await post<{ runId: string }>('/api/v1/run', { promptName: 'bench', variables: { n: String(i) } }, key);
+  const out = await post<{ runId: string }>(
+    '/api/v1/run',
+    { promptName: 'bench', variables: { n: String(i) } },
+    key,
+  );
   const answeredAt = Date.now();
   if (!arrivals.has(out.runId))
     await new Promise<void>((resolve, reject) => {
@@ -113,16 +122,46 @@ async function phase(label: string, total: number, concurrency: number) {
     const s = [...xs].sort((a, b) => a - b);
     return `p50 ${percentile(s, 50)} ms, p95 ${percentile(s, 95)} ms, p99 ${percentile(s, 99)} ms, max ${s.at(-1)} ms`;
   };
-  console.log(`${label}: ${samples.length} runs in ${seconds.toFixed(1)} s (${(samples.length / seconds).toFixed(1)} runs/s)`);
+  console.log(
+    `${label}: ${samples.length} runs in ${seconds.toFixed(1)} s (${(samples.length / seconds).toFixed(1)} runs/s)`,
+  );
   console.log(`  run completion → webhook received: ${fmt(samples.map((s) => s.fromCompletion))}`);
   console.log(`  client's answer → webhook received: ${fmt(samples.map((s) => s.fromAnswer))}`);
 }
 
+const sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => {} });
+
+/** Where the time goes, from the rows: event committed → message fanned out → attempt logged. */
+async function breakdown(since: Date) {
+  const [row] = await sql<Record<string, number>[]>`
+    SELECT
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM m.created_at - e.created_at)) * 1000 AS fan_p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM m.created_at - e.created_at)) * 1000 AS fan_p95,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.created_at - m.created_at) * 1000 - a.latency_ms) AS start_p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM a.created_at - m.created_at) * 1000 - a.latency_ms) AS start_p95,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms) AS http_p50,
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY a.latency_ms) AS http_p95
+    FROM webhook_messages m JOIN events e ON e.id = m.event_id
+    JOIN webhook_attempts a ON a.message_id = m.id AND a.attempt = 1
+    WHERE e.created_at >= ${since}`;
+  const f = (v: number | undefined) => Math.round(Number(v));
+  console.log(
+    `  breakdown (rows): event commit → fanned out p50 ${f(row?.fan_p50)} / p95 ${f(row?.fan_p95)} ms; ` +
+      `fanned out → attempt sent p50 ${f(row?.start_p50)} / p95 ${f(row?.start_p95)} ms; ` +
+      `HTTP p50 ${f(row?.http_p50)} / p95 ${f(row?.http_p95)} ms`,
+  );
+}
+
 try {
   await phase('warm-up', 20, 4);
+  let since = new Date();
   await phase('c=1', RUNS_C1, 1);
+  await breakdown(since);
+  since = new Date();
   await phase(`c=${CONCURRENCY}`, RUNS, CONCURRENCY);
+  await breakdown(since);
 } finally {
+  await sql.end();
   receiver.closeAllConnections();
   receiver.close();
   await running.stop();
