@@ -2,6 +2,7 @@ import { createSql, type Sql } from '@promptmill/infra/db';
 import type { Logger } from '@promptmill/infra/logger';
 import express, { type Express, type Request, Router } from 'express';
 import helmet from 'helmet';
+import { Svix } from 'svix';
 import { adminRoutes, requireAdminToken } from './accounts/admin.routes.ts';
 import { keyRoutes } from './accounts/keys.routes.ts';
 import { meRoutes } from './accounts/me.routes.ts';
@@ -198,7 +199,14 @@ export function createApp(deps: AppDeps): App {
     ...runsRoutes(runDeps),
     ...promptRoutes({ sql }),
     ...templateRoutes({ sql }),
-    ...webhookRoutes({ sql, temporal: deps.temporal, allowPrivate: env.WEBHOOK_ALLOW_PRIVATE }),
+    ...webhookRoutes({
+      sql,
+      temporal: deps.temporal,
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      svix: env.SVIX_TOKEN
+        ? new Svix(env.SVIX_TOKEN, env.SVIX_SERVER_URL ? { serverUrl: env.SVIX_SERVER_URL } : {})
+        : undefined,
+    }),
   ];
   let document: object | undefined;
   const docs = docsRoutes(() => {

@@ -8,6 +8,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { createPriceTable } from './providers/pricing.ts';
 import { createProviderRegistry } from './providers/provider-registry.ts';
 import { createSender, type Sender } from './webhooks/send.ts';
+import { createSvixHandoff } from './webhooks/svix-handoff.ts';
 import { createRunWorker } from './worker.ts';
 
 export interface HostedRunWorker {
@@ -61,6 +62,9 @@ export async function hostRunWorker(
           sender: webhookSender,
           retryDelaysMs: env.WEBHOOK_RETRY_DELAYS,
           disableAfterSeconds: env.WEBHOOK_DISABLE_AFTER_SECONDS,
+          svix: env.SVIX_TOKEN
+            ? createSvixHandoff({ token: env.SVIX_TOKEN, serverUrl: env.SVIX_SERVER_URL })
+            : undefined,
         },
       }),
       workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,

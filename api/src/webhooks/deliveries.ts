@@ -59,7 +59,47 @@ export async function listEndpointDeliveries(deps: WebhookDeps, auth: AuthContex
     limit: page.perPage,
     offset: page.offset,
   });
-  return { data: rows.map(toDeliveryView), total };
+  const data = await Promise.all(
+    rows.map((row) => withSvixAttempts(deps, auth.org.id, toDeliveryView(row), row)),
+  );
+  return { data, total };
+}
+
+/** Svix mode: a handed-over message's attempts and state are Svix's (read from its API). */
+async function withSvixAttempts(
+  deps: WebhookDeps,
+  orgId: string,
+  view: DeliveryBody,
+  row: DeliveryView,
+): Promise<DeliveryBody> {
+  if (!deps.svix || !row.svixMessageId) return view;
+  let list: Awaited<ReturnType<NonNullable<WebhookDeps['svix']>['messageAttempt']['listByMsg']>>;
+  try {
+    list = await deps.svix.messageAttempt.listByMsg(orgId, row.svixMessageId);
+  } catch (err) {
+    throw new AppError('SERVICE_UNAVAILABLE', 'The delivery log could not be read from Svix; try again', {
+      cause: err,
+    });
+  }
+  const oldestFirst = [...list.data].sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
+  const attempts = oldestFirst
+    .map((a, i) => ({
+      attempt: i + 1,
+      status: a.status === 0 ? ('succeeded' as const) : ('failed' as const),
+      responseStatus: a.responseStatusCode,
+      responseBody: a.response.slice(0, 1024),
+      latencyMs: Math.round(a.responseDurationMs),
+      error: a.status === 0 ? null : `Svix: ${a.statusText}`,
+      createdAt: a.timestamp.toISOString(),
+    }))
+    .reverse();
+  const inFlight = list.data.some((a) => a.status === 1 || a.status === 3);
+  const status = attempts.some((a) => a.status === 'succeeded')
+    ? 'succeeded'
+    : inFlight || attempts.length === 0
+      ? 'pending'
+      : 'failed';
+  return { ...view, status, attemptCount: attempts.length, attempts };
 }
 
 /**
@@ -81,7 +121,7 @@ export async function sendTestEvent(deps: WebhookDeps, auth: AuthContext, id: st
   await startDelivery(deps, messageId, { messageId, once: true }).catch(() => undefined);
   const delivery = await findDelivery(deps.sql, auth.org.id, messageId);
   if (!delivery) throw messageNotFound();
-  return toDeliveryView(delivery);
+  return withSvixAttempts(deps, auth.org.id, toDeliveryView(delivery), delivery);
 }
 
 /** One more attempt of a message now, whatever its state (`<msg id>-retry-<n>` workflow). */
@@ -92,6 +132,16 @@ export async function retryDelivery(
 ): Promise<DeliveryBody> {
   const n = await countManualRetry(deps.sql, auth.org.id, messageId);
   if (n === undefined) throw messageNotFound();
+  const handedOver = await findDelivery(deps.sql, auth.org.id, messageId);
+  if (deps.svix && handedOver?.svixMessageId && handedOver.endpointId) {
+    // Svix mode: the message is Svix's; a retry is its resend to the endpoint
+    try {
+      await deps.svix.messageAttempt.resend(auth.org.id, handedOver.svixMessageId, handedOver.endpointId);
+    } catch (err) {
+      throw new AppError('SERVICE_UNAVAILABLE', 'Svix could not take the retry; try again', { cause: err });
+    }
+    return withSvixAttempts(deps, auth.org.id, toDeliveryView(handedOver), handedOver);
+  }
   try {
     await startDelivery(deps, `${messageId}-retry-${n}`, { messageId, once: true });
   } catch (err) {
@@ -99,5 +149,5 @@ export async function retryDelivery(
   }
   const delivery = await findDelivery(deps.sql, auth.org.id, messageId);
   if (!delivery) throw messageNotFound();
-  return toDeliveryView(delivery);
+  return withSvixAttempts(deps, auth.org.id, toDeliveryView(delivery), delivery);
 }

@@ -1,4 +1,5 @@
 import type { Sql } from '@promptmill/infra/db';
+import type { Svix } from 'svix';
 import type { TemporalHandle } from '../temporal.ts';
 
 /** What the webhooks room needs. */
@@ -9,4 +10,6 @@ export interface WebhookDeps {
   allowPrivate: boolean;
   /** how a target's host resolves (tests substitute their own); the system resolver by default */
   resolve?: ((host: string) => Promise<string[]>) | undefined;
+  /** Svix mode (SVIX_TOKEN): the delivery log and retries of handed-over messages are Svix's */
+  svix?: Svix | undefined;
 }

@@ -3,6 +3,7 @@ import {
   cancelMessage,
   findDeliveryTarget,
   recordDeliveryAttempt,
+  recordSvixHandoff,
   type Sql,
   WEBHOOK_API_VERSION,
 } from '@promptmill/infra/db';
@@ -14,6 +15,7 @@ import {
 } from '@promptmill/workflows';
 import type { WorkerMetrics } from '../metrics.ts';
 import { type Sender, signWebhook } from './send.ts';
+import type { SvixHandoff } from './svix-handoff.ts';
 
 export interface WebhookActivityDeps {
   sql: Sql;
@@ -23,6 +25,8 @@ export interface WebhookActivityDeps {
   retryDelaysMs?: readonly number[] | undefined;
   /** an endpoint failing this long without a success is disabled (WEBHOOK_DISABLE_AFTER_SECONDS) */
   disableAfterSeconds: number;
+  /** Svix mode (SVIX_TOKEN): endpoint messages are handed to Svix; runs' own webhookUrl stays built-in */
+  svix?: SvixHandoff | undefined;
 }
 
 const FINAL: WebhookAttemptResult = { outcome: 'final', retryInMs: null, responseStatus: null };
@@ -60,6 +64,12 @@ export function createWebhookActivities(deps: WebhookActivityDeps): WebhookActiv
         createdAt: target.eventCreatedAt,
         data: target.eventPayload,
       });
+      if (deps.svix && target.endpointId) {
+        const svixMessageId = await deps.svix.handOver(target, JSON.parse(body) as Record<string, unknown>);
+        // its attempts are Svix's (its own dashboards): the delivery metrics count built-in attempts only
+        await recordSvixHandoff(deps.sql, target.messageId, svixMessageId);
+        return { outcome: 'delivered', retryInMs: null, responseStatus: null };
+      }
       const signed = signWebhook(target.messageId, body, target.secrets, new Date());
       const attempt = await deps.sender.send(target.url, signed);
       const isSuccess = attempt.outcome === 'success';

@@ -109,7 +109,11 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     const doSweep = sweepNext;
     sweepNext = false;
     running = round(doSweep)
-      .catch((err) => opts.logger.warn({ err }, 'webhook dispatch round failed; retried at the next poll'))
+      .catch((err) => {
+        // before the api's first start has migrated the database there is nothing to dispatch
+        const level = (err as { code?: string }).code === '42P01' ? 'debug' : 'warn';
+        opts.logger[level]({ err }, 'webhook dispatch round failed; retried at the next poll');
+      })
       .finally(() => {
         running = undefined;
         if (again) {

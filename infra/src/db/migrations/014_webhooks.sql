@@ -52,6 +52,8 @@ CREATE TABLE webhook_messages (
   -- attempt) is started again: the workflow id is the message id, so a second start is refused
   workflow_claimed_at timestamptz,
   manual_retries      integer NOT NULL DEFAULT 0,
+  -- Svix mode (SVIX_TOKEN): the Svix message this one was handed over as; its attempts are Svix's
+  svix_message_id     text,
   created_at          timestamptz NOT NULL DEFAULT now(),
   updated_at          timestamptz NOT NULL DEFAULT now(),
   CHECK ((endpoint_id IS NULL) <> (url IS NULL))

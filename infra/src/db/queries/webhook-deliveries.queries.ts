@@ -87,6 +87,9 @@ export interface DeliveryTarget {
   isActive: boolean;
   /** newest first; the previous one only while its grace period lasts */
   secrets: string[];
+  /** the endpoint's last change (Svix mode mirrors it again after one) */
+  endpointUpdatedAt: Date | null;
+  description: string | null;
 }
 
 export async function findDeliveryTarget(
@@ -101,7 +104,8 @@ export async function findDeliveryTarget(
            CASE WHEN m.endpoint_id IS NULL THEN ARRAY[s.secret]
                 WHEN w.previous_secret IS NOT NULL AND w.previous_secret_expires_at > now()
                   THEN ARRAY[w.secret, w.previous_secret]
-                ELSE ARRAY[w.secret] END AS secrets
+                ELSE ARRAY[w.secret] END AS secrets,
+           w.updated_at AS "endpointUpdatedAt", w.description
     FROM webhook_messages m JOIN events e ON e.id = m.event_id
     LEFT JOIN webhook_endpoints w ON w.id = m.endpoint_id
     LEFT JOIN webhook_org_secrets s ON s.org_id = m.org_id
@@ -176,6 +180,18 @@ export async function recordDeliveryAttempt(
   })) as boolean;
 }
 
+/** Svix mode: the message was handed over to Svix as `svixMessageId` (Svix attempts it from here). */
+export async function recordSvixHandoff(
+  sql: Queryable,
+  messageId: string,
+  svixMessageId: string,
+): Promise<void> {
+  await sql`
+    UPDATE webhook_messages SET svix_message_id = ${svixMessageId}, status = 'succeeded', attempts = attempts + 1,
+      next_attempt_at = NULL, updated_at = now()
+    WHERE id = ${messageId}`;
+}
+
 /** A message whose endpoint was disabled or deleted before its next attempt: nothing more is sent. */
 export async function cancelMessage(sql: Queryable, messageId: string): Promise<void> {
   await sql`
@@ -195,6 +211,8 @@ export interface DeliveryAttemptView {
 
 export interface DeliveryView {
   id: string;
+  /** Svix mode: the Svix message (its attempts are read from Svix) */
+  svixMessageId: string | null;
   endpointId: string | null;
   eventId: string;
   eventType: string;
@@ -207,7 +225,7 @@ export interface DeliveryView {
 }
 
 const DELIVERY_COLUMNS = (sql: Queryable) => sql`
-  m.id, m.endpoint_id AS "endpointId", m.event_id AS "eventId", m.event_type AS "eventType", m.status,
+  m.id, m.svix_message_id AS "svixMessageId", m.endpoint_id AS "endpointId", m.event_id AS "eventId", m.event_type AS "eventType", m.status,
   m.attempts AS "attemptCount", m.next_attempt_at AS "nextAttemptAt", m.created_at AS "createdAt",
   m.updated_at AS "updatedAt",
   COALESCE((SELECT json_agg(json_build_object(
