@@ -36,6 +36,7 @@ describe('webhook URL guard (WEBHOOK_ALLOW_PRIVATE=false)', () => {
     ['https://224.0.0.1/hook', /multicast/],
     ['https://0.0.0.0/hook', /unspecified/],
     ['http://93.184.215.14/hook', /https/],
+    ['https://no-such-host.invalid/hook', /does not resolve/],
   ])('refuses %s with 400 naming url', async (url, reason) => {
     const res = await create(url);
     expect(res.status).toBe(400);

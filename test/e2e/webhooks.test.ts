@@ -82,7 +82,6 @@ describe('webhook endpoints', () => {
     [{ url: 'not a url', events: ['prompt.executed'] }, 'url'],
     [{ events: ['prompt.executed'] }, 'url'],
     [{ url, events: ['prompt.executed'], secret: 'whsec_mine' }, ''],
-    [{ url: 'https://no-such-host.invalid/x', events: ['prompt.executed'] }, 'url'],
   ])('refuses %j with 400 VALIDATION_ERROR naming the field', async (body, field) => {
     const res = await call<{ error: { code: string; details: { field: string }[] } }>(
       'POST',

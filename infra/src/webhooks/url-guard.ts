@@ -45,6 +45,8 @@ export async function checkWebhookUrl(raw: string, opts: UrlGuardOptions): Promi
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     return { ok: false, reason: 'must be an https URL', addresses: [] };
   if (url.username || url.password) return { ok: false, reason: 'must not carry credentials', addresses: [] };
+  // every address is allowed: nothing to resolve (a host that does not resolve yet fails at send time)
+  if (opts.allowPrivate) return { ok: true, addresses: [] };
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   let addresses: string[];
   try {
@@ -53,7 +55,6 @@ export async function checkWebhookUrl(raw: string, opts: UrlGuardOptions): Promi
     return { ok: false, reason: `host '${host}' does not resolve`, addresses: [] };
   }
   if (addresses.length === 0) return { ok: false, reason: `host '${host}' does not resolve`, addresses };
-  if (opts.allowPrivate) return { ok: true, addresses };
   if (url.protocol !== 'https:') return { ok: false, reason: 'must be an https URL', addresses };
   for (const address of addresses) {
     const range = specialRange(address);

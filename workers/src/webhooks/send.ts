@@ -80,7 +80,11 @@ export function createSender(opts: {
       (err: Error) => callback(err as NodeJS.ErrnoException, '', 4),
     );
   };
-  const agent = new Agent({ connect: { lookup: guardedLookup, timeout: opts.timeoutMs } });
+  const agent = new Agent({
+    connect: opts.allowPrivate
+      ? { timeout: opts.timeoutMs }
+      : { lookup: guardedLookup, timeout: opts.timeoutMs },
+  });
 
   return {
     async send(url, req) {
