@@ -9,6 +9,7 @@ import {
 } from '@promptmill/infra/db';
 import {
   DEFAULT_WEBHOOK_RETRY_DELAYS_MS,
+  retryDelayAfter,
   type WebhookActivities,
   type WebhookAttemptRequest,
   type WebhookAttemptResult,
@@ -74,7 +75,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps): WebhookActiv
       const attempt = await deps.sender.send(target.url, signed);
       const isSuccess = attempt.outcome === 'success';
       const delays = req.retryDelaysMs ?? deps.retryDelaysMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_MS;
-      const retryInMs = isSuccess || req.once ? null : (delays[req.index] ?? null);
+      const retryInMs = isSuccess ? null : retryDelayAfter(delays, req.index, req.once);
       await recordDeliveryAttempt(
         deps.sql,
         {

@@ -48,3 +48,8 @@ export interface WebhookAttemptResult {
 export interface WebhookActivities {
   attemptWebhookDelivery(req: WebhookAttemptRequest): Promise<WebhookAttemptResult>;
 }
+
+/** The wait after a failed attempt `index` (0-based) of a schedule; null = no attempt follows. */
+export function retryDelayAfter(delays: readonly number[], index: number, once: boolean): number | null {
+  return once ? null : (delays[index] ?? null);
+}
