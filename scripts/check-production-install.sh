@@ -5,7 +5,8 @@
 #   2. fails if dev tooling got in: embedded-postgres, async-exit-hook, @promptmill/dev, mock provider code;
 #   3. copies the production sources that stage copies and runs both entry points with plain `node`
 #      (no tsx) and no DATABASE_URL: the env error they must stop with is only reached once Node has
-#      loaded and type-stripped their whole import graph.
+#      loaded and type-stripped their whole import graph; and the api's direct mode, which main.ts
+#      imports only when SYNC_RUN_MODE=direct.
 # Prints `OK (N s)`. Usage: bash scripts/check-production-install.sh [--keep]  (DOCKERFILE=… to check another file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,6 +86,12 @@ for entry in api/src/main.ts workers/src/main.ts; do
     fail "node $entry did not load its import graph without tsx and dev dependencies:
 $out"
 done
+
+# direct mode (SYNC_RUN_MODE=direct) loads its provider code only when on: load that graph too
+out=$(cd "$TMP" && env -i PATH="$PATH" NODE_ENV=production "$NODE" --input-type=module \
+  -e "await import('./api/src/runs/direct/index.ts'); console.log('direct mode loaded')" 2>&1) ||
+  fail "the api's direct mode did not load with plain node and the production install:
+$out"
 
 elapsed=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 echo "OK (${elapsed} s): production install has no embedded-postgres, async-exit-hook, @promptmill/dev or mock provider; api and worker entry points load with plain node"

@@ -48,6 +48,8 @@ function rowsOf(file: string, who: string): Row[] {
 const all = [
   ...rowsOf('api/src/env.ts', 'api'),
   ...rowsOf('workers/src/env.ts', 'worker'),
+  // the provider settings: the worker's, and the api's in direct mode (SYNC_RUN_MODE=direct)
+  ...rowsOf('workers/src/providers/provider-env.ts', 'worker, api (direct mode)'),
   ...rowsOf('infra/src/config/env-schema.ts', 'api, worker'),
 ];
 const merged = new Map<string, Row>();

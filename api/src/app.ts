@@ -33,6 +33,8 @@ import { createRefusalCache } from './limits/refusal-cache.ts';
 import { createUsageRecorder } from './limits/usage-recorder.ts';
 import { promptRoutes } from './prompts/prompts.routes.ts';
 import { templateRoutes } from './prompts/templates.routes.ts';
+import type { DirectMode } from './runs/direct/index.ts';
+import { startOrphanSweep } from './runs/direct/leases.ts';
 import { createDispatchStore, createRunDispatcher, DISPATCH_TUNING } from './runs/dispatch/index.ts';
 import { RESERVATION_SWEEP_INTERVAL_MS, startReservationSweep } from './runs/run-budget.ts';
 import { startRunCachePurge } from './runs/run-cache.ts';
@@ -50,6 +52,8 @@ export interface AppDeps {
   logger: Logger;
   metrics: ApiMetrics;
   now?: Clock;
+  /** SYNC_RUN_MODE=direct (main.ts builds it: it loads the provider SDK only then) */
+  direct?: DirectMode | undefined;
 }
 
 export interface App {
@@ -145,6 +149,12 @@ export function createApp(deps: AppDeps): App {
     intervalMs: RESERVATION_SWEEP_INTERVAL_MS,
     logger,
   });
+  // every api process, either mode, fails the direct runs of a process that stopped (direct/leases.ts)
+  const stopOrphanSweep = startOrphanSweep(sql, {
+    leaseMs: env.DIRECT_RUN_LEASE_MS,
+    logger,
+    metrics: deps.direct?.metrics,
+  });
   const dispatcher = createRunDispatcher({
     ...DISPATCH_TUNING,
     store: createDispatchStore(sql, { ...DISPATCH_TUNING, giveUpSeconds: env.RUN_DISPATCH_GIVE_UP_SECONDS }),
@@ -170,6 +180,7 @@ export function createApp(deps: AppDeps): App {
     retry: { maxAttempts: env.PROVIDER_MAX_ATTEMPTS, initialIntervalMs: env.PROVIDER_RETRY_INITIAL_MS },
     syncTimeoutMs: env.SYNC_RUN_TIMEOUT_MS,
     dispatcher,
+    direct: deps.direct?.runner,
     observeQueueDelay: admission.observeQueueDelay,
     webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
   };
@@ -255,6 +266,8 @@ export function createApp(deps: AppDeps): App {
       stopCleanup();
       stopCachePurge();
       stopReservationSweep();
+      stopOrphanSweep();
+      await deps.direct?.close();
       // before the Temporal connection closes: async runs accepted so far get their workflows started
       await dispatcher.stop(DISPATCH_TUNING.drainMs);
       await limiter.close(); // gives back unspent leased permits

@@ -46,6 +46,41 @@ describe('api env', () => {
     expect(loadApiEnv(base).TOKEN_SIGNING_SECRET).toBeUndefined();
   });
 
+  it('SYNC_RUN_MODE: workflow by default; direct reads the provider settings the worker reads', () => {
+    const base = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db' };
+    const workflow = loadApiEnv({ ...base, OPENAI_API_KEY: '' });
+    expect(workflow).toMatchObject({ SYNC_RUN_MODE: 'workflow', DIRECT_RUN_LEASE_MS: 15_000 });
+    // workflow mode ignores them: the worker calls the providers
+    expect(workflow.providers).toBeUndefined();
+
+    const direct = loadApiEnv({
+      ...base,
+      SYNC_RUN_MODE: 'direct',
+      OPENAI_BASE_URL: 'http://127.0.0.1:9999/v1',
+      MODEL_PRICES: JSON.stringify({ 'my-model': { input: 1, output: 2 } }),
+    });
+    expect(direct.SYNC_RUN_MODE).toBe('direct');
+    expect(direct.providers).toMatchObject({
+      OPENAI_BASE_URL: 'http://127.0.0.1:9999/v1',
+      PROVIDERS: [],
+      MODEL_PRICES: { 'my-model': { input: 1, output: 2 } },
+      PROVIDER_TIMEOUT_MS: 60_000,
+      METRICS_PROMPT_LABELS_PER_ORG: 50,
+    });
+
+    expect(() => loadApiEnv({ ...base, SYNC_RUN_MODE: 'fast' })).toThrow(/SYNC_RUN_MODE/);
+    expect(() => loadApiEnv({ ...base, SYNC_RUN_MODE: 'direct', PROVIDERS: '[{' })).toThrow(
+      /api: invalid environment\n {2}PROVIDERS: must be valid JSON/,
+    );
+    expect(() => loadApiEnv({ ...base, SYNC_RUN_MODE: 'direct', MODEL_PROVIDERS: '{"m":"nope"}' })).toThrow(
+      /routed to provider 'nope'/,
+    );
+    expect(() => loadApiEnv({ ...base, DIRECT_RUN_LEASE_MS: '10' })).toThrow(/DIRECT_RUN_LEASE_MS/);
+    expect(() => loadApiEnv({ ...base, SYNC_RUN_MODE: 'direct', API_EMBEDDED_WORKER: 'true' })).toThrow(
+      /API_EMBEDDED_WORKER: not with SYNC_RUN_MODE=direct/,
+    );
+  });
+
   it('the README configuration table lists every api and worker variable', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const names = [...Object.keys(apiEnvSchema.shape), ...Object.keys(workerEnvSchema.shape)];

@@ -7,6 +7,7 @@ import {
   temporalEnvSchema,
   webhookEnvSchema,
 } from '@promptmill/infra/config';
+import { type ProviderEnv, providerEnvSchema, withProviderSettings } from '@promptmill/workers/provider-env';
 import { z } from 'zod';
 
 export const apiEnvSchema = z
@@ -23,6 +24,19 @@ export const apiEnvSchema = z
     ADMIN_TOKEN: secretFromEnv('ADMIN_TOKEN', 16, 'the operator API is then off').optional(),
     /** Largest accepted request body, in bytes. */
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    /**
+     * How sync and streaming runs execute: `workflow` (a Temporal workflow each: durable, visible in the
+     * Temporal UI) or `direct` (this api process calls the provider itself, with the same retries,
+     * fallbacks, budgets, usage rows and metrics: faster, not durable — a crash fails the run; needs the
+     * provider settings, as the worker). Async runs and chains are always workflows.
+     */
+    SYNC_RUN_MODE: z.enum(['workflow', 'direct']).default('workflow'),
+    /**
+     * Direct runs: an api process keeps a lease on each run it executes (renewed every third of this);
+     * once a run's lease has run out, any api process (sweeping every third of its own setting) fails it
+     * with SERVICE_UNAVAILABLE and settles its usage and budget reservation.
+     */
+    DIRECT_RUN_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
     /** How long a sync run waits for its result before 504 RUN_TIMEOUT (the run goes on). */
     SYNC_RUN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     /** Sync and streaming runs one api process handles at once; more are refused at once with 503 SERVICE_UNAVAILABLE and Retry-After (0 = no limit). The default is one worker's WORKER_MAX_CONCURRENT_ACTIVITIES (200) shared by two api processes. */
@@ -76,7 +90,8 @@ export const apiEnvSchema = z
     /**
      * Also run a worker on the runs task queue in this process, configured by the worker's variables
      * (providers, prices, WORKFLOW_BUNDLE_PATH, …), and start sync and streaming runs eagerly on it.
-     * Runs stay durable workflows any worker can finish (README, Benchmarks: eager start).
+     * Runs stay durable workflows any worker can finish (README, Benchmarks: eager start). Not with
+     * SYNC_RUN_MODE=direct.
      */
     API_EMBEDDED_WORKER: booleanFromEnv.default(false),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
@@ -87,10 +102,13 @@ export const apiEnvSchema = z
   .extend(temporalEnvSchema.shape)
   .extend(webhookEnvSchema.shape);
 
-export type ApiEnv = z.infer<typeof apiEnvSchema>;
+export type ApiEnv = z.infer<typeof apiEnvSchema> & {
+  /** SYNC_RUN_MODE=direct: the provider settings (OPENAI_*, PROVIDERS, MODEL_*, PROVIDER_TIMEOUT_MS, METRICS_*) */
+  providers?: ProviderEnv | undefined;
+};
 
 export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
-  const env = parseEnv(apiEnvSchema, source, 'api');
+  const env: ApiEnv = parseEnv(apiEnvSchema, source, 'api');
   if (env.TEST_CLOCK && source.NODE_ENV !== 'test') {
     throw new EnvError('api: invalid environment\n  TEST_CLOCK: only allowed with NODE_ENV=test');
   }
@@ -98,6 +116,15 @@ export function loadApiEnv(source: NodeJS.ProcessEnv = process.env): ApiEnv {
     throw new EnvError(
       'api: invalid environment\n  RUN_DISPATCH_TEST_HOLD_MS: only allowed with NODE_ENV=test',
     );
+  }
+  if (env.SYNC_RUN_MODE === 'direct' && env.API_EMBEDDED_WORKER) {
+    // an embedded worker only speeds up the starts of workflow-mode sync runs, which direct mode has none of
+    throw new EnvError(
+      'api: invalid environment\n  API_EMBEDDED_WORKER: not with SYNC_RUN_MODE=direct (sync runs start no workflow)',
+    );
+  }
+  if (env.SYNC_RUN_MODE === 'direct') {
+    return { ...env, providers: withProviderSettings(parseEnv(providerEnvSchema, source, 'api'), 'api') };
   }
   return env;
 }

@@ -16,7 +16,17 @@ const embedded = env.API_EMBEDDED_WORKER ? await startEmbeddedWorker(sql, logger
 const temporal = await connectTemporal(env, embedded?.connection);
 const metrics = createApiMetrics();
 if (embedded) metrics.registry = Registry.merge([metrics.registry, embedded.registry]);
-const { app, close } = createApp({ env, sql, temporal, logger, metrics });
+// direct mode's provider code is loaded only when it is on (never with an embedded worker: env.ts)
+const direct =
+  env.SYNC_RUN_MODE === 'direct'
+    ? await (await import('./runs/direct/index.ts')).createDirectMode({
+        env,
+        sql,
+        logger,
+        registry: metrics.registry,
+      })
+    : undefined;
+const { app, close } = createApp({ env, sql, temporal, logger, metrics, direct });
 
 const server: Server = await new Promise((resolve) => {
   const s = app.listen(env.PORT, env.HOST, () => resolve(s));
@@ -24,7 +34,7 @@ const server: Server = await new Promise((resolve) => {
 server.keepAliveTimeout = 65_000;
 const address = server.address();
 const port = typeof address === 'object' && address ? address.port : env.PORT;
-logger.info({ port, host: env.HOST }, 'api listening');
+logger.info({ port, host: env.HOST, syncRunMode: env.SYNC_RUN_MODE }, 'api listening');
 // one machine-readable line for the stack launcher
 console.log(JSON.stringify({ event: 'api.ready', port }));
 

@@ -4,7 +4,7 @@
  * APIs, and the org's limits raised so nothing is refused.
  *
  * Sync-run mode is a parameter: `workflow` (every sync run is a Temporal workflow, today's path)
- * or `direct` (SYNC_RUN_MODE=direct in the api's env: not built yet when this was written; see
+ * or `direct` (SYNC_RUN_MODE=direct in the api's env: the api process runs it, api/src/runs/direct/; see
  * syncRunModeSupport()).
  *
  * Its processes are found by walking the bench's process tree (the stack's children are not

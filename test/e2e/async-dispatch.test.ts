@@ -196,7 +196,8 @@ describe('async dispatch: accept, then start in the background', () => {
       await sql`SELECT idempotency_key AS "key", workflow_input IS NULL AS "cleared" FROM runs WHERE id = ${input.runId}`;
     expect(row).toEqual({ key: null, cleared: true }); // the key may be used again
     expect(await workflowStatus(input.runId)).toBe('NOT_FOUND');
-    expect(metricValue((await call('GET', '/metrics')).text, 'abandoned')).toBeGreaterThan(0);
+    // no metric check here: which process abandons the run is not fixed (other suites start api processes
+    // on the same database, and their sweepers may get there first); dispatcher.test.ts counts 'abandoned'
   });
 
   it('cancel before dispatch: 200 canceled at once, and the run is never started', async () => {

@@ -122,7 +122,9 @@ describe('the render budget through the API', () => {
     );
     expect([...statuses]).toEqual([400]);
     expect(attacks).toBeGreaterThan(50);
-    expect(p(0.99)).toBeLessThan(100);
+    // an unbudgeted render of the attack holds the event loop for seconds; 500 ms leaves room for a machine
+    // busy with other suites (p99 ≈ 10–30 ms on a quiet one, 230 ms measured at load 15)
+    expect(p(0.99)).toBeLessThan(500);
   });
 
   it('a 3 KB prompt that would expand to ~900 MB is 413 PROMPT_TOO_LARGE (reason output_size)', async () => {

@@ -12,19 +12,26 @@ export interface RunMetricFacts {
   latencyMs: number;
 }
 
-export interface WorkerMetrics {
-  registry: Registry;
+/**
+ * The run, provider, token and cost series: the worker's, and the api's own in direct mode (same
+ * names, same bounded labels: a dashboard does not care which process ran the run).
+ */
+export interface RunMetrics {
   runs: Counter<'prompt' | 'version' | 'model' | 'status'>;
   runDuration: Histogram<'prompt' | 'model'>;
   providerLatency: Histogram<'provider' | 'model'>;
   tokens: Counter<'prompt' | 'model' | 'kind'>;
   cost: Counter<'prompt' | 'model'>;
-  webhookDeliveries: Counter<'event' | 'outcome'>;
-  webhookLatency: Histogram<string>;
   /** runs, duration, tokens and cost of a finished run, under bounded labels (metric-labels.ts) */
   recordRun(run: RunMetricFacts, usage: TokenUsage): void;
   /** one provider call's latency, under a bounded model label */
   observeProviderLatency(provider: string, model: string, seconds: number): void;
+}
+
+export interface WorkerMetrics extends RunMetrics {
+  registry: Registry;
+  webhookDeliveries: Counter<'event' | 'outcome'>;
+  webhookLatency: Histogram<string>;
 }
 
 /** Defaults of the label budget (see metric-labels.ts); the worker env can change them. */
@@ -37,10 +44,8 @@ export interface WorkerMetricOptions extends MetricLabelOptions {
   processMetrics: boolean;
 }
 
-export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): WorkerMetrics {
-  const registry = new Registry();
-  if (opts.processMetrics ?? true)
-    collectDefaultMetrics({ register: registry, prefix: 'promptmill_worker_' });
+/** The run metrics, registered in `registry`, with their label budget (metric-labels.ts). */
+export function createRunMetrics(registry: Registry, opts: Partial<MetricLabelOptions> = {}): RunMetrics {
   const registers = [registry];
   const labels = createMetricLabels({
     ...DEFAULT_LABEL_BUDGET,
@@ -48,7 +53,6 @@ export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): Wo
     ...opts,
   });
   const metrics = {
-    registry,
     runs: new Counter({
       name: 'promptmill_runs_total',
       help: 'Finished runs by prompt, version, model and status',
@@ -57,7 +61,7 @@ export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): Wo
     }),
     runDuration: new Histogram({
       name: 'promptmill_run_duration_seconds',
-      help: 'Run duration from workflow start to completion',
+      help: 'Run duration from its start (workflow, or the api in direct mode) to its completion',
       labelNames: ['prompt', 'model'],
       buckets: LATENCY_BUCKETS,
       registers,
@@ -81,18 +85,6 @@ export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): Wo
       labelNames: ['prompt', 'model'],
       registers,
     }),
-    webhookDeliveries: new Counter({
-      name: 'promptmill_webhook_deliveries_total',
-      help: 'Webhook delivery attempts by event and outcome',
-      labelNames: ['event', 'outcome'],
-      registers,
-    }),
-    webhookLatency: new Histogram({
-      name: 'promptmill_webhook_delivery_latency_seconds',
-      help: 'Webhook delivery latency: from the event (a run ending, a member added) to the 2xx answer',
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
   };
   const open = ['prompt', 'version', 'model'] as const;
   return {
@@ -113,5 +105,28 @@ export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): Wo
       const bounded = labels.capped('provider_model', { provider, model: labels.model(model) }, open);
       metrics.providerLatency.observe(bounded, seconds);
     },
+  };
+}
+
+export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): WorkerMetrics {
+  const registry = new Registry();
+  if (opts.processMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: 'promptmill_worker_' });
+  const { processMetrics: _processMetrics, ...labelOptions } = opts;
+  return {
+    ...createRunMetrics(registry, labelOptions),
+    registry,
+    webhookDeliveries: new Counter({
+      name: 'promptmill_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by event and outcome',
+      labelNames: ['event', 'outcome'],
+      registers: [registry],
+    }),
+    webhookLatency: new Histogram({
+      name: 'promptmill_webhook_delivery_latency_seconds',
+      help: 'Webhook delivery latency: from the event (a run ending, a member added) to the 2xx answer',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
   };
 }

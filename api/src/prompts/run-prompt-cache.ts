@@ -11,9 +11,7 @@
  * that died silently can serve an old label; while this process is not listening, nothing is cached.
  */
 import {
-  findPrompt,
-  findVersionByLabel,
-  findVersionByNumber,
+  findPromptWithVersion,
   type PromptRow,
   promptChangesFor,
   type Sql,
@@ -151,17 +149,15 @@ export async function findRunPrompt(
     if (entry && entry.expiresAt > now) return entry.value;
   }
   const generation = cache.generation;
-  const prompt = await findPrompt(sql, orgId, idOrName);
-  if (!prompt) return undefined;
-  // as resolveVersion (versions.ts) picks it
-  const version =
-    selector.version !== undefined
-      ? await findVersionByNumber(sql, prompt.id, selector.version)
-      : await findVersionByLabel(sql, prompt.id, selector.label ?? 'production');
-  const value = { prompt, version };
+  // prompt and version in one statement, as resolveVersion (versions.ts) picks it
+  const value = await findPromptWithVersion(sql, orgId, idOrName, {
+    version: selector.version,
+    label: selector.label ?? 'production',
+  });
+  if (!value) return undefined;
   if (value.version && cache.isListening && cache.generation === generation) {
     const chars = charsOf(value.version);
-    remember(cache, key, { promptId: prompt.id, value, expiresAt: now + ENTRY_TTL_MS, chars });
+    remember(cache, key, { promptId: value.prompt.id, value, expiresAt: now + ENTRY_TTL_MS, chars });
   }
   return value;
 }

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { RunDeps } from './deps.ts';
+import { cancelDirectRun } from './direct/cancel-direct.ts';
 import {
   findVisibleRun,
   isTerminal,
@@ -38,6 +39,7 @@ export async function cancelRun(deps: RunDeps, auth: AuthContext, runId: string)
       `Run '${runId}' has already ${status === 'canceled' ? 'been canceled' : status}`,
     );
   if (isTerminal(before.status)) throw invalidState(before.status);
+  if (before.mode === 'direct') return cancelDirectRun(deps, auth, runId, CANCEL_WAIT_MS);
   const canceledBeforeStart = async (): Promise<CancelResult | undefined> =>
     (await cancelUndispatchedRun(deps.sql, runId))
       ? { run: toRunResource(await findVisibleRun(deps.sql, auth, runId)), hasEnded: true }

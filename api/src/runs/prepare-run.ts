@@ -59,6 +59,8 @@ export async function prepareRun(
   req: RunRequest,
   mode: RunMode,
 ): Promise<PreparedRun> {
+  // from this process's cache, else prompt and version in one statement; the checks keep their order
+  // (a restricted key gets 403 first)
   const found = await findRunPrompt(deps.sql, auth.org.id, req.prompt, req);
   if (!found) throw noProductionVersion(req.prompt);
   const { prompt, version } = found;

@@ -268,11 +268,16 @@ export async function awaitRunOutcome(
   }
   if (!outcome) {
     wait.signal?.throwIfAborted();
-    throw new AppError(
-      'RUN_TIMEOUT',
-      `Run did not finish within ${Math.round(timeoutMs / 1000)} s; it goes on: poll /v1/runs/${runId}`,
-      { extra: { runId } },
-    );
+    throw runTimeoutError(runId, timeoutMs);
   }
   return outcome;
+}
+
+/** 504 RUN_TIMEOUT: a sync run still going after SYNC_RUN_TIMEOUT_MS (in either mode). */
+export function runTimeoutError(runId: string, timeoutMs: number): AppError {
+  return new AppError(
+    'RUN_TIMEOUT',
+    `Run did not finish within ${Math.round(timeoutMs / 1000)} s; it goes on: poll /v1/runs/${runId}`,
+    { extra: { runId } },
+  );
 }

@@ -6,7 +6,7 @@ import {
   type RunView,
   type Sql,
 } from '@promptmill/infra/db';
-import { isErrorCode, publicErrorCode, type RunMode, type TokenUsage } from '@promptmill/workflows';
+import { isErrorCode, publicErrorCode, type RunRecordMode, type TokenUsage } from '@promptmill/workflows';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { assertPromptAllowed } from '../auth/scopes.ts';
@@ -21,7 +21,7 @@ export const isTerminal = (status: RunStatus) => TERMINAL.includes(status);
 export interface RunResource {
   id: string;
   status: RunStatus;
-  mode: RunMode;
+  mode: RunRecordMode;
   prompt: { id: string; name: string };
   version: number;
   model: string;

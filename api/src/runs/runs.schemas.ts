@@ -61,7 +61,10 @@ export const runSchema = z
   .object({
     id: z.string(),
     status: z.enum(RUN_STATUSES),
-    mode: z.enum(['sync', 'stream', 'async']),
+    mode: z.enum(['sync', 'stream', 'async', 'direct']).openapi({
+      description:
+        'How the run was asked for (sync, stream, async), or `direct`: a sync or streaming run the api process executed itself (SYNC_RUN_MODE=direct: not a Temporal workflow)',
+    }),
     prompt: z.object({ id: z.string(), name: z.string() }),
     version: z.number().int(),
     model: z

@@ -23,6 +23,7 @@ import { publicErrorCode, type RunOutcome } from '@promptmill/workflows';
 import type { Response } from 'express';
 import type { AuthContext } from '../auth/auth-context.ts';
 import type { RunDeps } from './deps.ts';
+import { streamDirectRun } from './direct/direct-stream.ts';
 import { prepareRun, type RunRequest } from './prepare-run.ts';
 import { cancelAbandonedRun, waitForOutcome, watchRunDone } from './run-outcome.ts';
 import { reportQueueDelay, startRun } from './sync-run.ts';
@@ -48,6 +49,7 @@ export async function streamRun(
   req: RunRequest,
   res: Response,
 ): Promise<void> {
+  if (deps.direct) return streamDirectRun(deps, deps.direct, auth, req, res);
   const started = performance.now();
   const prepared = await prepareRun(deps, auth, req, 'stream');
   const { runId } = prepared;

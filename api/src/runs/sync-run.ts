@@ -3,6 +3,7 @@ import { publicErrorCode, type RunOutcome, type TokenUsage, ZERO_USAGE } from '@
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { RunDeps } from './deps.ts';
+import { runDirectSync } from './direct/direct-sync.ts';
 import {
   type CacheStatus,
   newRunRow,
@@ -15,6 +16,8 @@ import { insertBudgetedRun } from './run-budget.ts';
 import { lookupRunCache } from './run-cache.ts';
 import { awaitRunOutcome, cancelAbandonedRun, queueDelayOf, watchRunDone } from './run-outcome.ts';
 import { startRunWorkflow } from './run-workflow.ts';
+
+const NEVER_ABORTED = new AbortController().signal;
 
 /** A finished run that did not succeed → the API error its code maps to. */
 export function outcomeError(outcome: RunOutcome): AppError {
@@ -88,7 +91,8 @@ async function runToOutcome(
 
 /**
  * A sync run: from the cache when the version caches and an identical request is fresh, else the
- * workflow. `signal` aborts when the client goes away: the run is canceled.
+ * workflow — or, in direct mode, this process. `signal` aborts when the client goes away: the run
+ * is canceled (in direct mode the runner aborts its provider call at once).
  */
 export async function executeSyncRun(
   deps: RunDeps,
@@ -110,7 +114,11 @@ export async function executeSyncRun(
       cache: 'HIT',
     };
   }
-  const outcome = await runToOutcome(deps, prepared, req, signal);
+  if (deps.direct && signal?.aborted) throw clientGone(); // before any write: nothing to cancel
+  const outcome = deps.direct
+    ? await runDirectSync(deps.direct, prepared, req, deps.syncTimeoutMs, signal ?? NEVER_ABORTED)
+    : await runToOutcome(deps, prepared, req, signal);
+  if (outcome.status === 'canceled' && signal?.aborted) throw clientGone(outcome.runId);
   if (outcome.status !== 'succeeded') throw outcomeError(outcome);
   return {
     runId: outcome.runId,

@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { defineRoute, type RouteDef } from '../http/define-route.ts';
 import type { RunDeps } from './deps.ts';
+import { clientGoneSignal } from './direct/direct-sync.ts';
 import {
   agentExecuteBodySchema,
   agentParamsSchema,
@@ -9,15 +10,6 @@ import {
 } from './runs.schemas.ts';
 import { streamRun } from './stream-run.ts';
 import { executeSyncRun, type SyncRunResult } from './sync-run.ts';
-
-/** Aborts when the client closes the connection before the answer is sent: the run is then canceled. */
-function clientGoneSignal(res: Response): AbortSignal {
-  const gone = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) gone.abort();
-  });
-  return gone.signal;
-}
 
 /** The seed's 200 body; `X-Cache: HIT|MISS` when the version caches identical requests. */
 function sendSyncRunResult(res: Response, result: SyncRunResult, started: number): void {

@@ -3,6 +3,7 @@ export * from './migrate.ts';
 export * from './prompt-changes.ts';
 export * from './queries/auth-invalidation.queries.ts';
 export * from './queries/budget.queries.ts';
+export * from './queries/direct-runs.queries.ts';
 export * from './queries/events.queries.ts';
 export * from './queries/keys.queries.ts';
 export * from './queries/members.queries.ts';

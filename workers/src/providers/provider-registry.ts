@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { nodeHttpFetch } from './http-fetch.ts';
 import type { ProviderConfig } from './provider-config.ts';
 
 export interface Provider {
@@ -58,7 +59,14 @@ export function createProviderRegistry(opts: {
   const env = opts.env ?? process.env;
   const make = (name: string, baseURL: string, apiKey: string | undefined, timeout: number): Provider => ({
     name,
-    client: new OpenAI({ baseURL, apiKey: apiKey ?? 'not-needed', maxRetries: 0, timeout }),
+    // node:http instead of the global fetch: cheaper per call (http-fetch.ts)
+    client: new OpenAI({
+      baseURL,
+      apiKey: apiKey ?? 'not-needed',
+      maxRetries: 0,
+      timeout,
+      fetch: nodeHttpFetch,
+    }),
   });
   const named = opts.providers.map((p) => ({
     models: p.models,

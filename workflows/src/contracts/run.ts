@@ -33,6 +33,9 @@ export type ModelParams = z.infer<typeof modelParamsSchema>;
 
 export type RunMode = 'sync' | 'stream' | 'async';
 
+/** A run's mode as recorded: how it was asked for, or `direct` when the api process ran it (SYNC_RUN_MODE=direct). */
+export type RunRecordMode = RunMode | 'direct';
+
 /**
  * Who and what a run is. Every activity request of a run and every run query carries it, so the
  * usage rows, the run row and the metrics all name the same run, organization, key and version.

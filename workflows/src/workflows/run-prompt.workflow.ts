@@ -8,13 +8,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RunActivities } from '../contracts/activities.ts';
-import { type ErrorCode, isErrorCode, isRetryableCode, NON_RETRYABLE_CODES } from '../contracts/errors.ts';
+import { type ErrorCode, isErrorCode } from '../contracts/errors.ts';
 import type { ModelCallResult, RunIdentity, RunOutcome, RunPromptInput } from '../contracts/run.ts';
+import {
+  callModelRetryOptions,
+  isFinalFailure,
+  modelsInOrder,
+  type RunRetryPolicy,
+} from '../contracts/run-policy.ts';
 
-export interface RunRetryPolicy {
-  maxAttempts: number;
-  initialIntervalMs: number;
-}
+export type { RunRetryPolicy };
 
 export interface RunPromptWorkflowInput extends RunPromptInput {
   retry: RunRetryPolicy;
@@ -29,7 +32,7 @@ export interface RunPromptWorkflowInput extends RunPromptInput {
 function failureOf(err: unknown, model: string): { code: ErrorCode; message: string; isFinal: boolean } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure && isErrorCode(cause.type)) {
-    return { code: cause.type, message: cause.message, isFinal: !isRetryableCode(cause.type) };
+    return { code: cause.type, message: cause.message, isFinal: isFinalFailure(cause.type) };
   }
   const message =
     cause instanceof TimeoutFailure ? `Model '${model}' timed out` : `Model '${model}' call failed`;
@@ -52,13 +55,8 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
   const { callModel } = proxyLocalActivities<RunActivities>({
     startToCloseTimeout: '10 minutes',
     localRetryThreshold: '10 seconds',
-    retry: {
-      maximumAttempts: input.retry.maxAttempts,
-      initialInterval: input.retry.initialIntervalMs,
-      backoffCoefficient: 2,
-      maximumInterval: '60 seconds',
-      nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
-    },
+    // the one retry policy (contracts/run-policy.ts), which the api's direct mode loops with too
+    retry: callModelRetryOptions(input.retry),
   });
   const { completeRun } = proxyLocalActivities<RunActivities>({
     startToCloseTimeout: '30 seconds',
@@ -73,7 +71,7 @@ export async function runPromptWorkflow(input: RunPromptWorkflowInput): Promise<
     promptId: input.promptId,
     promptVersion: input.promptVersion,
   };
-  const models = [input.model, ...input.fallbackModels];
+  const models = modelsInOrder(input.model, input.fallbackModels);
   let result: ModelCallResult | undefined;
   let failure: { code: ErrorCode; message: string } = {
     code: 'PROVIDER_ERROR',

@@ -237,6 +237,45 @@ export async function findVersionByNumber(
   return row;
 }
 
+/**
+ * A prompt (by id or name, as findPrompt) and the version a run selects — an explicit number, else
+ * a label — in one statement: undefined when the prompt is not found, `version` undefined when the
+ * selector matches nothing. What findPrompt + findVersionByNumber / findVersionByLabel return.
+ */
+export async function findPromptWithVersion(
+  sql: Queryable,
+  orgId: string,
+  idOrName: string,
+  selector: { version?: number | undefined; label: string },
+): Promise<{ prompt: PromptRow; version: VersionRow | undefined } | undefined> {
+  const version =
+    selector.version !== undefined
+      ? sql`SELECT ${VERSION_COLUMNS(sql)} FROM prompt_versions v
+            WHERE v.prompt_id = p.id AND v.version = ${selector.version}`
+      : sql`SELECT ${VERSION_COLUMNS(sql)} FROM prompt_labels l JOIN prompt_versions v ON v.id = l.version_id
+            WHERE l.prompt_id = p.id AND l.label = ${selector.label}`;
+  const [row] = await sql<
+    (Omit<PromptRow, 'id' | 'createdAt'> & {
+      promptId: string;
+      promptCreatedAt: Date;
+      version: (Omit<VersionRow, 'createdAt'> & { createdAt: string }) | null;
+    })[]
+  >`
+    SELECT p.id AS "promptId", p.org_id AS "orgId", p.name, p.description, p.tags,
+           p.latest_version AS "latestVersion", p.created_at AS "promptCreatedAt", p.updated_at AS "updatedAt",
+           (SELECT to_jsonb(s) FROM (${version}) s) AS version
+    FROM prompts p
+    WHERE p.org_id = ${orgId} AND p.deleted_at IS NULL AND (p.id = ${idOrName} OR p.name = ${idOrName})
+    ORDER BY (p.id = ${idOrName}) DESC
+    LIMIT 1`;
+  if (!row) return undefined;
+  const { promptId, promptCreatedAt, version: v, ...rest } = row;
+  return {
+    prompt: { id: promptId, createdAt: promptCreatedAt, ...rest },
+    version: v ? { ...v, createdAt: new Date(v.createdAt) } : undefined,
+  };
+}
+
 export async function findVersionByLabel(
   sql: Queryable,
   promptId: string,

@@ -1,4 +1,4 @@
-import type { ErrorCode, RunMode, RunPromptWorkflowInput } from '@promptmill/workflows';
+import type { ErrorCode, RunPromptWorkflowInput, RunRecordMode } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
 import { type BudgetUsage, type RunBudget, releaseReservations, reserveBudget } from './budget.queries.ts';
 import { insertRunEndedEvents } from './events.queries.ts';
@@ -12,7 +12,7 @@ export interface RunRow {
   promptId: string;
   versionId: string;
   promptVersion: number;
-  mode: RunMode;
+  mode: RunRecordMode;
   status: RunStatus;
   variables: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
@@ -47,7 +47,7 @@ export interface NewRun {
   promptId: string;
   versionId: string;
   promptVersion: number;
-  mode: RunMode;
+  mode: RunRecordMode;
   variables: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
   webhookUrl: string | null;
