@@ -2,6 +2,7 @@
 // signatures, retries with the same webhook-id, the delivery log, disabled and unsubscribed
 // endpoints, the test event, rotation's two signatures, manual retry, runs' own webhookUrl.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { startDirectApi } from './direct-support.ts';
 import { call, createOrg, createPrompt, type TestOrg, unique } from './helpers.ts';
 import type { SyncOk } from './runs-support.ts';
 import { pollRun } from './runs-support.ts';
@@ -195,4 +196,27 @@ describe('webhook delivery', () => {
     verifySvix(hit!, secret.body.data.secret);
     expect(isHexSignatureValid(hit!, secret.body.data.secret)).toBe(true);
   });
+
+  it('delivers prompt.executed for a direct-mode run too (its completion writes the event the same way)', async () => {
+    const direct = await startDirectApi();
+    try {
+      const rx = await startReceiver();
+      const ep = await createEndpoint(org.key, { url: rx.url, events: ['prompt.executed'] });
+      const res = await call<SyncOk>('POST', '/api/v1/run', {
+        baseUrl: direct.url,
+        key: org.key,
+        body: { promptName, variables: { name: 'Direct' } },
+      });
+      expect(res.status).toBe(200);
+      const run = await call<{ data: { mode: string } }>('GET', `/v1/runs/${res.body.runId}`, {
+        key: org.key,
+      });
+      expect(run.body.data.mode).toBe('direct');
+      const [hit] = await rx.waitFor((r) => r.json.data.execution_id === res.body.runId);
+      verifySvix(hit!, ep.secret);
+      expect(hit!.json.data).toMatchObject({ status: 'succeeded', tokens_used: res.body.usage.totalTokens });
+    } finally {
+      await direct.stop();
+    }
+  }, 120_000);
 });
