@@ -7,12 +7,15 @@ import { adminRoutes, requireAdminToken } from './accounts/admin.routes.ts';
 import { keyRoutes } from './accounts/keys.routes.ts';
 import { meRoutes } from './accounts/me.routes.ts';
 import { memberRoutes } from './accounts/members.routes.ts';
+import { alertRoutes } from './alerts/alerts.routes.ts';
 import { createTokenSigner } from './auth/access-token.ts';
 import { authenticate, keyLookupFrom } from './auth/authenticate.ts';
 import { type AuthChange, createKeyCache } from './auth/key-cache.ts';
 import { type KeyInvalidation, startKeyInvalidation } from './auth/key-invalidation.ts';
 import { oauthErrorHandler, oauthRoutes } from './auth/oauth.routes.ts';
 import { cors } from './auth/origin.ts';
+import { chainRunRoutes } from './chains/chain-runs.routes.ts';
+import { chainRoutes } from './chains/chains.routes.ts';
 import type { ApiEnv } from './env.ts';
 import { type Clock, createAdjustableClock, systemClock } from './http/clock.ts';
 import { requireJsonBody } from './http/content-type.ts';
@@ -43,6 +46,7 @@ import { runsRoutes } from './runs/runs.routes.ts';
 import { syncRunRoutes } from './runs/sync.routes.ts';
 import { createSyncRunAdmission } from './runs/sync-admission.ts';
 import type { TemporalHandle } from './temporal.ts';
+import { usageRoutes } from './usage/usage.routes.ts';
 import { webhookRoutes } from './webhooks/webhooks.routes.ts';
 
 export interface AppDeps {
@@ -218,6 +222,10 @@ export function createApp(deps: AppDeps): App {
         ? new Svix(env.SVIX_TOKEN, env.SVIX_SERVER_URL ? { serverUrl: env.SVIX_SERVER_URL } : {})
         : undefined,
     }),
+    ...chainRoutes({ sql }),
+    ...chainRunRoutes({ sql, temporal: deps.temporal, retry: runDeps.retry }),
+    ...usageRoutes({ sql, clock }),
+    ...alertRoutes({ sql }),
   ];
   let document: object | undefined;
   const docs = docsRoutes(() => {

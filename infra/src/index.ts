@@ -1,2 +1,3 @@
 export * from './ids.ts';
 export * from './metric-tag.ts';
+export * from './plans.ts';

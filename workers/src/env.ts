@@ -1,4 +1,10 @@
-import { logLevelSchema, parseEnv, temporalEnvSchema, webhookEnvSchema } from '@promptmill/infra/config';
+import {
+  booleanFromEnv,
+  logLevelSchema,
+  parseEnv,
+  temporalEnvSchema,
+  webhookEnvSchema,
+} from '@promptmill/infra/config';
 import { z } from 'zod';
 import { providerEnvSchema, withProviderSettings } from './providers/provider-env.ts';
 
@@ -35,6 +41,11 @@ export const workerEnvSchema = z
     WEBHOOK_DISPATCH_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
     /** A webhook message claimed this long ago with no attempt yet has its workflow started again (a no-op when it exists). */
     WEBHOOK_RESTART_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(30),
+    /**
+     * Create the `promptmill-alerts` Temporal schedule (alert rules evaluated every minute) at start, unless it
+     * exists. One worker per namespace is enough; false on workers that should leave it alone.
+     */
+    ALERTS_SCHEDULE_ENABLED: booleanFromEnv.default(true),
     /** fatal, error, warn, info, debug, trace or silent (JSON logs on stdout). */
     LOG_LEVEL: logLevelSchema,
   })

@@ -1,4 +1,6 @@
-export { type ActivityDeps, createActivities } from './activities/index.ts';
+export { type ActivityDeps, createActivities, type WorkerActivities } from './activities/index.ts';
+export { ALERT_SCHEDULE_ID, ensureAlertSchedule } from './alerts/alert-schedule.ts';
+export { ALERT_DEFAULTS, evaluateAlerts } from './alerts/evaluate-alerts.ts';
 export { loadWorkerEnv, type WorkerEnv } from './env.ts';
 export { type HostedRunWorker, hostRunWorker } from './host.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';

@@ -2,6 +2,7 @@ import { createSql } from '@promptmill/infra/db';
 import { createLogger } from '@promptmill/infra/logger';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, MetricsBuffer, Runtime } from '@temporalio/worker';
+import { startAlertSchedule } from './alerts/alert-schedule.ts';
 import { loadWorkerEnv } from './env.ts';
 import { hostRunWorker } from './host.ts';
 import { startMetricsServer } from './metrics-server.ts';
@@ -28,6 +29,14 @@ const webhookDispatcher = startWebhookDispatcher({
   pollIntervalMs: env.WEBHOOK_DISPATCH_POLL_MS,
   restartAfterSeconds: env.WEBHOOK_RESTART_AFTER_SECONDS,
 });
+// alert rules are evaluated every minute by a Temporal schedule; the first worker to start creates it
+const stopAlertSchedule = env.ALERTS_SCHEDULE_ENABLED
+  ? startAlertSchedule(
+      new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }),
+      env.TEMPORAL_TASK_QUEUE,
+      logger,
+    )
+  : () => {};
 const temporalMetrics = createTemporalMetricsBridge(metrics.registry, temporalMetricsBuffer);
 // drained between scrapes too, so a busy worker never fills the buffer (updates past it are dropped)
 const drainTimer = setInterval(() => temporalMetrics.drain(), 1_000).unref();
@@ -52,6 +61,7 @@ const shutdown = (signal: string) => {
   stopping = true;
   logger.info({ signal }, 'worker shutting down');
   void webhookDispatcher.stop();
+  stopAlertSchedule();
   worker.shutdown();
 };
 process.on('SIGTERM', () => shutdown('SIGTERM'));

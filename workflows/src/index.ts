@@ -1,4 +1,6 @@
 export * from './contracts/activities.ts';
+export * from './contracts/alerts.ts';
+export * from './contracts/chain.ts';
 export * from './contracts/errors.ts';
 export * from './contracts/ids.ts';
 export * from './contracts/run.ts';

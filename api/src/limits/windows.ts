@@ -1,15 +1,8 @@
+import { PLAN_REQUEST_LIMITS } from '@promptmill/infra';
 import type { CounterWindow, KeyRateLimits, LimitOverrides, Plan, WindowCount } from '@promptmill/infra/db';
 
-/**
- * Plan limits (API.md "Limits and quotas"); organizations may override them (limit_overrides).
- * Free orgs have no API, but may still read /v1/me and manage /v1/keys: a small allowance for that.
- */
-export const PLAN_LIMITS: Record<Plan, { perMinute: number; perDay: number }> = {
-  free: { perMinute: 30, perDay: 1_000 },
-  pro: { perMinute: 60, perDay: 10_000 },
-  team: { perMinute: 300, perDay: 100_000 },
-  enterprise: { perMinute: 1_000, perDay: 1_000_000 },
-};
+/** Plan limits (API.md "Limits and quotas"): the one table, in @promptmill/infra (the worker's alerts read it too). */
+export const PLAN_LIMITS: Record<Plan, { perMinute: number; perDay: number }> = PLAN_REQUEST_LIMITS;
 
 export type Period = 'minute' | 'hour' | 'day';
 export type LimitScope = 'key' | 'org';

@@ -33,6 +33,8 @@ export interface RunResource {
   metadata: Record<string, unknown> | null;
   variables: Record<string, unknown>;
   webhookUrl: string | null;
+  /** a chain step's run: its chain run */
+  chainRunId: string | null;
   timings: {
     createdAt: string;
     startedAt: string | null;
@@ -67,6 +69,7 @@ export function toRunResource(r: RunView): RunResource {
     metadata: r.metadata,
     variables: r.variables,
     webhookUrl: r.webhookUrl,
+    chainRunId: r.chainRunId,
     timings: {
       createdAt: r.createdAt.toISOString(),
       startedAt: r.startedAt?.toISOString() ?? null,

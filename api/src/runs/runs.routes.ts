@@ -88,7 +88,13 @@ export function runsRoutes(deps: RunDeps): RouteDef[] {
         const { runs, total } = await listRunResources(
           deps.sql,
           auth,
-          { status: query.status, prompt: query.prompt, from: query.from, to: query.to },
+          {
+            status: query.status,
+            prompt: query.prompt,
+            from: query.from,
+            to: query.to,
+            chainRunId: query.chainRun,
+          },
           page,
         );
         res.json(listBody(runs, page, total));

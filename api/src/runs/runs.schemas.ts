@@ -39,6 +39,12 @@ export const runIdParamsSchema = z.object({ id: z.string().min(1).max(200) });
 export const listRunsQuerySchema = paginationQuerySchema.extend({
   status: z.enum(RUN_STATUSES).optional(),
   prompt: z.string().min(1).max(200).optional().openapi({ description: 'Prompt id or name' }),
+  chainRun: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ description: 'Only the step runs of this chain run (`wfr_…`)' }),
   from: isoDateTime()
     .transform((v) => new Date(v))
     .optional()
@@ -81,6 +87,10 @@ export const runSchema = z
     metadata: z.record(z.string(), z.unknown()).nullable(),
     variables: z.record(z.string(), z.unknown()),
     webhookUrl: z.string().nullable(),
+    chainRunId: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The chain run (`wfr_…`) this run is a step of; null for other runs' }),
     timings: z.object({
       createdAt: z.string(),
       startedAt: z.string().nullable(),

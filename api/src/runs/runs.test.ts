@@ -66,6 +66,7 @@ describe('toRunResource', () => {
     variables: { name: 'Ada' },
     metadata: { order: 7 },
     webhookUrl: null,
+    chainRunId: null,
     model: 'mock-fast',
     output: null,
     errorCode: 'PROVIDER_REJECTED',
@@ -98,6 +99,7 @@ describe('toRunResource', () => {
       metadata: { order: 7 },
       variables: { name: 'Ada' },
       webhookUrl: null,
+      chainRunId: null,
       timings: {
         createdAt: '2026-01-01T00:00:00.000Z',
         startedAt: '2026-01-01T00:00:00.120Z',

@@ -8,6 +8,10 @@ export const ERROR_TABLE = {
   INVALID_TEMPLATE: { status: 400, retryable: false },
   MISSING_VARIABLES: { status: 400, retryable: false },
   UNKNOWN_VARIABLES: { status: 400, retryable: false },
+  /** a chain definition that cannot run: unknown steps or prompts, cycles, references to non-dependencies */
+  INVALID_CHAIN: { status: 400, retryable: false },
+  /** a chain step's output that a later step reads as JSON is not JSON (or lacks the path read) */
+  INVALID_STEP_OUTPUT: { status: 400, retryable: false },
   /** a render of the prompt would exceed the render budget's iterations, steps or value depth */
   TEMPLATE_BUDGET_EXCEEDED: { status: 400, retryable: false },
   UNAUTHORIZED: { status: 401, retryable: false },
@@ -32,6 +36,8 @@ export const ERROR_TABLE = {
   /** a webhook message (msg_) the delivery log does not have, or another organization's */
   MESSAGE_NOT_FOUND: { status: 404, retryable: false },
   WORKFLOW_NOT_FOUND: { status: 404, retryable: false },
+  WORKFLOW_RUN_NOT_FOUND: { status: 404, retryable: false },
+  ALERT_NOT_FOUND: { status: 404, retryable: false },
   METHOD_NOT_ALLOWED: { status: 405, retryable: false },
   CONFLICT: { status: 409, retryable: false },
   INVALID_STATE: { status: 409, retryable: false },

@@ -1,4 +1,6 @@
+import type { chain } from '../workflows/chain.workflow.ts';
 import type { deliverWebhookWorkflow } from '../workflows/deliver-webhook.workflow.ts';
+import type { evaluateAlertsWorkflow } from '../workflows/evaluate-alerts.workflow.ts';
 import type { runPromptWorkflow } from '../workflows/run-prompt.workflow.ts';
 
 /** Any workflow function: what Temporal's client generics accept. */
@@ -24,4 +26,12 @@ export const RUN_PROMPT_WORKFLOW: WorkflowRef<typeof runPromptWorkflow> = { type
 /** One webhook message (workflow id = message id; a manual retry `<msg id>-retry-<n>`). */
 export const DELIVER_WEBHOOK_WORKFLOW: WorkflowRef<typeof deliverWebhookWorkflow> = {
   type: 'deliverWebhookWorkflow',
+};
+
+/** One chain run (workflow type `chain`, workflow id = the `wfr_` id). */
+export const CHAIN_WORKFLOW: WorkflowRef<typeof chain> = { type: 'chain' };
+
+/** One evaluation of every enabled alert rule (started by the `promptmill-alerts` schedule). */
+export const EVALUATE_ALERTS_WORKFLOW: WorkflowRef<typeof evaluateAlertsWorkflow> = {
+  type: 'evaluateAlertsWorkflow',
 };

@@ -297,3 +297,14 @@ export async function setLabel(
     INSERT INTO prompt_labels (prompt_id, label, version_id) VALUES (${promptId}, ${label}, ${versionId})
     ON CONFLICT (prompt_id, label) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`;
 }
+
+/** A version by its id (a chain run pins the versions its steps resolved when it started). */
+export async function findVersionById(
+  sql: Queryable,
+  promptId: string,
+  versionId: string,
+): Promise<VersionRow | undefined> {
+  const [row] = await sql<VersionRow[]>`
+    SELECT ${VERSION_COLUMNS(sql)} FROM prompt_versions v WHERE v.prompt_id = ${promptId} AND v.id = ${versionId}`;
+  return row;
+}

@@ -56,6 +56,8 @@ export interface NewRun {
   requestHash: string | null;
   /** async runs: the input their workflow is started with, by the dispatcher or a sweeper */
   workflowInput?: RunPromptWorkflowInput | null | undefined;
+  /** a chain step's run: the chain run it belongs to */
+  chainRunId?: string | null | undefined;
 }
 
 /**
@@ -65,11 +67,12 @@ export interface NewRun {
 export async function insertRun(sql: Queryable, r: NewRun): Promise<boolean> {
   const rows = await sql`
     INSERT INTO runs (id, org_id, key_id, prompt_id, version_id, prompt_version, mode, status, variables,
-                      metadata, webhook_url, model, idempotency_key, request_hash, workflow_input)
+                      metadata, webhook_url, model, idempotency_key, request_hash, workflow_input, chain_run_id)
     VALUES (${r.id}, ${r.orgId}, ${r.keyId}, ${r.promptId}, ${r.versionId}, ${r.promptVersion}, ${r.mode}, 'queued',
             ${sql.json(r.variables as Record<string, never>)}, ${r.metadata === null ? null : sql.json(r.metadata as Record<string, never>)},
             ${r.webhookUrl}, ${r.model}, ${r.idempotencyKey}, ${r.requestHash},
-            ${r.workflowInput ? sql.json(r.workflowInput as unknown as Record<string, never>) : null})
+            ${r.workflowInput ? sql.json(r.workflowInput as unknown as Record<string, never>) : null},
+            ${r.chainRunId ?? null})
     ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id`;
   return rows.count === 1;
@@ -176,6 +179,8 @@ export async function failUnstartedRun(
 export interface RunView extends RunRow {
   promptName: string;
   webhookUrl: string | null;
+  /** a chain step's run: its chain run (`wfr_…`) */
+  chainRunId: string | null;
 }
 
 const RUN_VIEW_COLUMNS = (sql: Queryable) => sql`
@@ -184,7 +189,8 @@ const RUN_VIEW_COLUMNS = (sql: Queryable) => sql`
   r.webhook_url AS "webhookUrl", r.model, r.output, r.error_code AS "errorCode", r.error_message AS "errorMessage",
   r.prompt_tokens AS "promptTokens", r.completion_tokens AS "completionTokens", r.cost, r.attempts,
   r.cache_hit AS "cacheHit", r.idempotency_key AS "idempotencyKey", r.request_hash AS "requestHash",
-  r.created_at AS "createdAt", r.started_at AS "startedAt", r.finished_at AS "finishedAt"`;
+  r.created_at AS "createdAt", r.started_at AS "startedAt", r.finished_at AS "finishedAt",
+  r.chain_run_id AS "chainRunId"`;
 
 export async function findRunView(sql: Queryable, orgId: string, id: string): Promise<RunView | undefined> {
   const [row] = await sql<RunView[]>`
@@ -201,6 +207,8 @@ export interface RunFilters {
   to?: Date | undefined;
   /** a prompt-restricted key sees only these prompts' runs */
   promptIds?: string[] | null | undefined;
+  /** the step runs of one chain run */
+  chainRunId?: string | undefined;
 }
 
 /** One page of an organization's runs, newest first, and the total matching the filters. */
@@ -216,7 +224,8 @@ export async function listRuns(
     ${f.prompt ? sql`AND (p.id = ${f.prompt} OR (p.name = ${f.prompt} AND p.deleted_at IS NULL))` : sql``}
     ${f.from ? sql`AND r.created_at >= ${f.from}` : sql``}
     ${f.to ? sql`AND r.created_at < ${f.to}` : sql``}
-    ${f.promptIds ? sql`AND r.prompt_id = ANY(${f.promptIds})` : sql``}`;
+    ${f.promptIds ? sql`AND r.prompt_id = ANY(${f.promptIds})` : sql``}
+    ${f.chainRunId ? sql`AND r.chain_run_id = ${f.chainRunId}` : sql``}`;
   const [rows, [count]] = await Promise.all([
     sql<RunView[]>`
       SELECT ${RUN_VIEW_COLUMNS(sql)} FROM runs r JOIN prompts p ON p.id = r.prompt_id
