@@ -9,8 +9,8 @@ const NEW_MESSAGE_ID = (sql: Queryable) =>
 /**
  * Fans committed events out into messages, once: events not yet dispatched (oldest first; rows
  * another dispatcher holds are skipped) get a message for every enabled endpoint of their
- * organization subscribed to their type, and a run's final event one more for the run's own
- * webhookUrl. Marks them dispatched in the same statement and returns the new messages' ids, claimed
+ * organization subscribed to their type, and a run's (or chain run's) final event one more for its
+ * own webhookUrl. Marks them dispatched in the same statement and returns the new messages' ids, claimed
  * for a workflow start by the caller.
  */
 export async function fanOutEvents(sql: Queryable, limit: number): Promise<string[]> {
@@ -35,8 +35,15 @@ export async function fanOutEvents(sql: Queryable, limit: number): Promise<strin
       WHERE c.type IN ('prompt.executed', 'prompt.failed') AND r.webhook_url IS NOT NULL
       ON CONFLICT DO NOTHING
       RETURNING id
+    ), to_chain_runs AS (
+      INSERT INTO webhook_messages (id, org_id, event_id, url, event_type, workflow_claimed_at)
+      SELECT ${NEW_MESSAGE_ID(sql)}, c.org_id, c.id, cr.webhook_url, c.type, now()
+      FROM claimed c JOIN chain_runs cr ON cr.id = c.payload->>'workflow_run_id' AND cr.org_id = c.org_id
+      WHERE c.type IN ('workflow.completed', 'workflow.failed') AND cr.webhook_url IS NOT NULL
+      ON CONFLICT DO NOTHING
+      RETURNING id
     )
-    SELECT id FROM to_endpoints UNION ALL SELECT id FROM to_runs`;
+    SELECT id FROM to_endpoints UNION ALL SELECT id FROM to_runs UNION ALL SELECT id FROM to_chain_runs`;
   return rows.map((r) => r.id);
 }
 
