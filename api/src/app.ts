@@ -223,7 +223,12 @@ export function createApp(deps: AppDeps): App {
         : undefined,
     }),
     ...chainRoutes({ sql }),
-    ...chainRunRoutes({ sql, temporal: deps.temporal, retry: runDeps.retry }),
+    ...chainRunRoutes({
+      sql,
+      temporal: deps.temporal,
+      retry: runDeps.retry,
+      webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+    }),
     ...usageRoutes({ sql, clock }),
     ...alertRoutes({ sql }),
   ];

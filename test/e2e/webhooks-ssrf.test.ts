@@ -74,4 +74,18 @@ describe('webhook URL guard (WEBHOOK_ALLOW_PRIVATE=false)', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.details[0]!.field).toBe('webhookUrl');
   });
+
+  it("refuses a chain run's private webhookUrl", async () => {
+    const res = await call<{ error: { code: string; details: { field: string }[] } }>(
+      'POST',
+      '/v1/workflows/anything/runs',
+      {
+        baseUrl: api.url,
+        key: org.key,
+        body: { input: {}, webhookUrl: 'https://[::ffff:169.254.169.254]/x' },
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.details[0]!.field).toBe('webhookUrl');
+  });
 });

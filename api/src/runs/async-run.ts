@@ -4,10 +4,10 @@ import {
   type RunStatus,
   releaseExpiredIdempotencyKey,
 } from '@promptmill/infra/db';
-import { checkWebhookUrl } from '@promptmill/infra/webhooks';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { assertPromptAllowed, isPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
+import { assertDeliverableUrl } from '../http/webhook-url.ts';
 import { noProductionVersion } from '../prompts/versions.ts';
 import type { RunDeps } from './deps.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
@@ -62,15 +62,6 @@ async function findReplay(
   return { runId: existing.id, status: existing.status, replayed: true, cache: undefined };
 }
 
-/** The SSRF guard of the webhooks room, at accept time (the worker checks again when it sends). */
-async function assertDeliverableWebhookUrl(deps: RunDeps, url: string): Promise<void> {
-  const verdict = await checkWebhookUrl(url, { allowPrivate: deps.webhookAllowPrivate ?? false });
-  if (verdict.ok) return;
-  throw new AppError('VALIDATION_ERROR', 'Invalid request parameters', {
-    details: [{ field: 'webhookUrl', message: `webhookUrl ${verdict.reason}` }],
-  });
-}
-
 /**
  * An async run: queued (its row, with the workflow input, is committed; the dispatcher starts the
  * workflow in the background), answered from the cache, or — with an Idempotency-Key already used
@@ -83,7 +74,10 @@ export async function createAsyncRun(
   req: RunRequest,
   idempotency?: IdempotencyClaim,
 ): Promise<AsyncRunResult> {
-  if (req.webhookUrl) await assertDeliverableWebhookUrl(deps, req.webhookUrl);
+  if (req.webhookUrl)
+    await assertDeliverableUrl(req.webhookUrl, 'webhookUrl', {
+      allowPrivate: deps.webhookAllowPrivate ?? false,
+    });
   if (idempotency) {
     // the access check a fresh request gets comes first: a replay must not reveal another prompt's run
     if (auth.key.promptIds !== null) {

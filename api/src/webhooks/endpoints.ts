@@ -9,11 +9,12 @@ import {
   updateWebhookEndpoint,
   type WebhookEndpointRow,
 } from '@promptmill/infra/db';
-import { checkWebhookUrl, newWebhookSecret } from '@promptmill/infra/webhooks';
+import { newWebhookSecret } from '@promptmill/infra/webhooks';
 import type { z } from 'zod';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
+import { assertDeliverableUrl } from '../http/webhook-url.ts';
 import type { WebhookDeps } from './deps.ts';
 import type { createEndpointSchema, endpointViewSchema, patchEndpointSchema } from './webhooks.schemas.ts';
 
@@ -38,21 +39,12 @@ export function toEndpointView(e: WebhookEndpointRow): EndpointView {
 
 const notFound = () => new AppError('WEBHOOK_NOT_FOUND', 'Webhook endpoint not found');
 
-/** The SSRF guard at save time: the host must resolve to public addresses (unless allowed). */
-export async function assertDeliverableUrl(deps: WebhookDeps, url: string, field = 'url'): Promise<void> {
-  const verdict = await checkWebhookUrl(url, { allowPrivate: deps.allowPrivate, resolve: deps.resolve });
-  if (!verdict.ok) {
-    const message = `${field} ${verdict.reason}`;
-    throw new AppError('VALIDATION_ERROR', 'Invalid request parameters', { details: [{ field, message }] });
-  }
-}
-
 export async function createEndpoint(
   deps: WebhookDeps,
   auth: AuthContext,
   body: z.infer<typeof createEndpointSchema>,
 ): Promise<EndpointView & { secret: string }> {
-  await assertDeliverableUrl(deps, body.url);
+  await assertDeliverableUrl(body.url, 'url', deps);
   const secret = newWebhookSecret();
   const row = await insertWebhookEndpoint(deps.sql, {
     id: newId('webhook'),
@@ -88,7 +80,7 @@ export async function patchEndpoint(
 ): Promise<EndpointView> {
   // another organization's endpoint is unknown here, whatever the body says
   if (!(await findWebhookEndpoint(deps.sql, auth.org.id, id))) throw notFound();
-  if (body.url !== undefined) await assertDeliverableUrl(deps, body.url);
+  if (body.url !== undefined) await assertDeliverableUrl(body.url, 'url', deps);
   const row = await updateWebhookEndpoint(deps.sql, auth.org.id, id, body);
   if (!row) throw notFound();
   return toEndpointView(row);
