@@ -1,6 +1,9 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // the SDK and CLI packages export built files; this condition points workspace imports at their sources
+  ssr: { resolve: { conditions: ['@promptmill/source', ...defaultServerConditions] } },
   test: {
     projects: [
       {
@@ -9,6 +12,8 @@ export default defineConfig({
           include: [
             '{api,workers,workflows,infra}/src/**/*.test.ts',
             'infra/dev/src/**/*.test.ts',
+            // the SDK and the CLI on their own (no stack): webhook signatures, retry delays, prompt files
+            '{sdk,cli}/src/**/*.test.ts',
             // reads the production compose file and gateway config (no Docker engine needed)
             'test/deploy/**/*.test.ts',
             // promtool checks and rule unit tests, dashboards as code (no stack needed)

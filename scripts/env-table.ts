@@ -111,6 +111,18 @@ const localStack: Row[] = [
     def: '`1`',
     doc: 'Multiplies the request counts of bench/runs.bench.ts (0.3 for a quick pass).',
   },
+  {
+    name: 'PROMPTMILL_API_KEY',
+    who: 'sdk, cli',
+    def: '(unset)',
+    doc: 'API key of `new Promptmill()` and the `promptmill` command when none is given (the CLI: over its saved login; a comma-separated list is a fallback list).',
+  },
+  {
+    name: 'PROMPTMILL_BASE_URL',
+    who: 'sdk, cli',
+    def: '`http://127.0.0.1:3000`',
+    doc: 'API base URL of the SDK and the CLI when none is given.',
+  },
 ];
 const fmt = (rows: Row[]) =>
   [

@@ -42,6 +42,10 @@ const EXPOSED_HEADERS = [
   'ETag',
   'Location',
   'X-Cache',
+  // read by browser clients (the SDK): a stream's run id, an idempotent replay, an applied Prefer: wait
+  'X-Run-Id',
+  'Idempotent-Replayed',
+  'Preference-Applied',
 ].join(', ');
 
 /**

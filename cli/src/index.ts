@@ -1,0 +1,3 @@
+export { main } from './cli.ts';
+export type { Io } from './output.ts';
+export { type PromptFile, parsePromptFile, serializePromptFile } from './prompt-files.ts';
