@@ -46,15 +46,18 @@ export const chainBodySchema = z
   .object({
     name: z.string().trim().min(1).max(200),
     description: z.string().max(2000).default(''),
-    input: z.array(variableSpecSchema).max(100).default([]).openapi({
-      description: 'The input contract: variables with required/default, as prompt versions declare them',
+    input: z.array(variableSpecSchema).max(100).optional().openapi({
+      description:
+        'The input contract: variables with required/default, as prompt versions declare them. Omitted: every `{{input.x}}` the steps and output reference, required',
     }),
     steps: z.array(chainStepSchema).min(1).max(MAX_CHAIN_STEPS),
     output: chainOutputSchema.optional(),
   })
   .strict()
   .openapi('ChainDefinitionBody');
-export type ChainBody = z.output<typeof chainBodySchema>;
+/** The body as sent (its input contract may be left out) and as checked and stored (always one). */
+export type ChainBodyIn = z.output<typeof chainBodySchema>;
+export type ChainBody = ChainBodyIn & { input: NonNullable<ChainBodyIn['input']> };
 
 export const chainIdParamsSchema = z.object({ id: z.string().min(1).max(200) });
 export const chainGetQuerySchema = z.object({
