@@ -1,0 +1,162 @@
+// Black-box conformance: promises of /work/shared/API.md (and the seeds' conventions) that the audit
+// found unmet, each checked over HTTP against the real stack.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, createOrg, createPrompt, type TestOrg, unique } from './helpers.ts';
+
+let org: TestOrg;
+let prompt: string;
+
+beforeAll(async () => {
+  org = await createOrg({ plan: 'enterprise' });
+  prompt = await createPrompt(org.key, {
+    messages: [{ role: 'user', content: 'Hello {{name}}' }],
+    model: 'mock-1',
+    variables: [{ name: 'name', required: true }],
+  });
+});
+
+describe('authentication header', () => {
+  it('takes the Bearer scheme in any case (RFC 9110: schemes are case-insensitive)', async () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      const res = await call('GET', '/v1/me', { headers: { authorization: `${scheme} ${org.key}` } });
+      expect(res.status, scheme).toBe(200);
+    }
+    const basic = await call('GET', '/v1/me', { headers: { authorization: `Basic ${org.key}` } });
+    expect(basic.status).toBe(401);
+    expect(basic.body).toEqual({
+      error: { code: 'UNAUTHORIZED', message: 'Missing or malformed Authorization header' },
+    });
+  });
+});
+
+describe('request bodies', () => {
+  it('parses an application/*+json body like application/json (not accepted then dropped)', async () => {
+    const name = unique('vnd');
+    const res = await call<{ data: { name: string } }>('POST', '/v1/prompts', {
+      key: org.key,
+      headers: { 'content-type': 'application/vnd.api+json' },
+      body: { name },
+    });
+    expect(res.status, res.text).toBe(201);
+    expect(res.body.data.name).toBe(name);
+    const bad = await call('POST', '/v1/prompts', {
+      key: org.key,
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: '{"name":',
+    });
+    expect(bad.status).toBe(400);
+    expect((bad.body as { error: { code: string } }).error.code).toBe('INVALID_JSON');
+  });
+});
+
+describe('methods', () => {
+  it('a known path asked with a method it does not serve is 405 METHOD_NOT_ALLOWED with Allow', async () => {
+    const cases: [string, string, string[]][] = [
+      ['PUT', '/v1/prompts', ['GET', 'HEAD', 'POST']],
+      ['DELETE', '/api/v1/runs', ['GET', 'HEAD', 'POST']],
+      ['PATCH', '/v1/me', ['GET', 'HEAD']],
+      ['GET', '/v1/runs/run_x/cancel', ['POST']],
+      ['PUT', `/v1/prompts/${prompt}`, ['GET', 'HEAD', 'PATCH', 'DELETE']],
+    ];
+    for (const [method, path, allowed] of cases) {
+      const res = await call(method, path, { key: org.key });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect((res.body as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+      expect(
+        res.headers
+          .get('allow')
+          ?.split(',')
+          .map((m) => m.trim())
+          .sort(),
+      ).toEqual([...allowed].sort());
+    }
+  });
+
+  it('the seed routes keep their shape on a 405; an unknown path stays 404 NOT_FOUND', async () => {
+    const run = await call('GET', '/api/v1/run', { key: org.key });
+    expect(run.status).toBe(405);
+    expect(run.headers.get('allow')).toBe('POST');
+    expect(run.body).toMatchObject({ success: false, code: 'METHOD_NOT_ALLOWED' });
+    const health = await call('POST', '/healthz');
+    expect(health.status).toBe(405);
+    expect(health.headers.get('allow')).toBe('GET, HEAD');
+    const unknown = await call('GET', '/v1/no-such-thing', { key: org.key });
+    expect(unknown.status).toBe(404);
+    expect((unknown.body as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
+  it('still answers CORS preflights (OPTIONS) with 204', async () => {
+    const res = await call('OPTIONS', '/v1/prompts', {
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
+  });
+});
+
+describe('workflows (chains)', () => {
+  it('a chain written as API.md shows it ({{input.x}} without an input contract) is accepted and runs', async () => {
+    const created = await call<{ data: { id: string; input: unknown } }>('POST', '/v1/workflows', {
+      key: org.key,
+      body: {
+        name: unique('chain'),
+        steps: [
+          { id: 'a', prompt, variables: { name: '{{input.who}}' } },
+          { id: 'b', prompt, variables: { name: '{{steps.a.output}}' }, dependsOn: ['a'] },
+        ],
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.data.input).toEqual([{ name: 'who', required: true }]);
+    const missing = await call('POST', `/v1/workflows/${created.body.data.id}/runs`, {
+      key: org.key,
+      body: { input: {} },
+    });
+    expect(missing.status).toBe(400);
+    expect((missing.body as { error: { code: string } }).error.code).toBe('MISSING_VARIABLES');
+    const run = await call<{ data: { status: string; output: unknown } }>(
+      'POST',
+      `/v1/workflows/${created.body.data.id}/runs`,
+      { key: org.key, body: { input: { who: 'Ada' } }, headers: { prefer: 'wait=30' } },
+    );
+    expect(run.status, run.text).toBe(200);
+    expect(run.body.data.status).toBe('succeeded');
+    expect(JSON.stringify(run.body.data.output)).toContain('Hello Echo: Hello Ada');
+  });
+
+  it('a cyclic chain is refused for its cycle only', async () => {
+    const res = await call<{ error: { code: string; details: { message: string }[] } }>(
+      'POST',
+      '/v1/workflows',
+      {
+        key: org.key,
+        body: {
+          name: unique('cyc'),
+          steps: [
+            { id: 'a', prompt, variables: { name: '{{steps.b.output}}' }, dependsOn: ['b'] },
+            { id: 'b', prompt, variables: { name: '{{steps.a.output}}' }, dependsOn: ['a'] },
+          ],
+        },
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.map((d) => d.message)).toEqual(['Cycle: a → b → a']);
+  });
+});
+
+describe('validation details', () => {
+  it("names the field and says the range, as the seed's example error does", async () => {
+    const res = await call('POST', `/v1/prompts/${prompt}/versions`, {
+      key: org.key,
+      body: { template: 'hi', model: 'mock-1', params: { temperature: 3 } },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      error: {
+        code: 'VALIDATION_ERROR',
+        message: 'Invalid request parameters',
+        details: [{ field: 'params.temperature', message: 'Must be between 0 and 2' }],
+      },
+    });
+  });
+});
