@@ -1,7 +1,7 @@
 // Black-box conformance: promises of /work/shared/API.md (and the seeds' conventions) that the audit
 // found unmet, each checked over HTTP against the real stack.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, createOrg, createPrompt, type TestOrg, unique } from './helpers.ts';
+import { adminToken, call, createOrg, createPrompt, type TestOrg, unique } from './helpers.ts';
 
 let org: TestOrg;
 let prompt: string;
@@ -158,5 +158,55 @@ describe('validation details', () => {
         details: [{ field: 'params.temperature', message: 'Must be between 0 and 2' }],
       },
     });
+  });
+});
+
+describe('names users bring from the seeds and from our own responses', () => {
+  it("a key's rateLimits take the seed's requestsPerMinute/Hour/Day as well as perMinute/Hour/Day", async () => {
+    const res = await call<{ data: { id: string; key: string; rateLimits: unknown } }>('POST', '/v1/keys', {
+      key: org.key,
+      body: {
+        name: unique('k'),
+        rateLimits: { requestsPerMinute: 2, requestsPerHour: 5000, requestsPerDay: 100000 },
+      },
+    });
+    expect(res.status, res.text).toBe(201);
+    expect(res.body.data.rateLimits).toEqual({ perMinute: 2, perHour: 5000, perDay: 100000 });
+    // the limit is the one enforced
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++)
+      statuses.push((await call('GET', '/v1/me', { key: res.body.data.key })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    const patched = await call<{ data: { rateLimits: unknown } }>('PATCH', `/v1/keys/${res.body.data.id}`, {
+      key: org.key,
+      body: { rateLimits: { requestsPerMinute: 50 } },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.data.rateLimits).toEqual({ perMinute: 50 });
+    const both = await call('POST', '/v1/keys', {
+      key: org.key,
+      body: { name: unique('k'), rateLimits: { perMinute: 1, requestsPerMinute: 2 } },
+    });
+    expect(both.status).toBe(400);
+    expect(both.text).toContain('requestsPerMinute');
+  });
+
+  it('the operator API takes limitOverrides (the name the org shows them under) as well as limits', async () => {
+    const admin = { authorization: `Bearer ${adminToken}` };
+    const created = await call<{ data: { org: { id: string; limitOverrides: unknown; limits: unknown } } }>(
+      'POST',
+      '/admin/v1/orgs',
+      { headers: admin, body: { name: unique('org'), plan: 'pro', limitOverrides: { perMinute: 7 } } },
+    );
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.data.org.limitOverrides).toEqual({ perMinute: 7 });
+    expect(created.body.data.org.limits).toEqual({ perMinute: 7, perDay: 10000 });
+    const patched = await call<{ data: { limitOverrides: unknown } }>(
+      'PATCH',
+      `/admin/v1/orgs/${created.body.data.org.id}`,
+      { headers: admin, body: { limitOverrides: { perDay: 99 } } },
+    );
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.data.limitOverrides).toEqual({ perDay: 99 });
   });
 });
