@@ -210,3 +210,34 @@ describe('names users bring from the seeds and from our own responses', () => {
     expect(patched.body.data.limitOverrides).toEqual({ perDay: 99 });
   });
 });
+
+describe('time bounds', () => {
+  it('from/to take an ISO-8601 date (00:00 UTC) as well as a date-time, on every listing that filters by time', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    for (const path of ['/v1/runs', '/v1/workflow-runs', '/v1/usage']) {
+      const ok = await call('GET', `${path}?from=${today}&to=${tomorrow}`, { key: org.key });
+      expect(ok.status, `${path} ${ok.text}`).toBe(200);
+      const bad = await call<{ error: { code: string; details: { field: string }[] } }>(
+        'GET',
+        `${path}?from=yesterday`,
+        { key: org.key },
+      );
+      expect(bad.status, path).toBe(400);
+      expect(bad.body.error.details.map((d) => d.field)).toEqual(['from']);
+    }
+    const sync = await call('POST', '/api/v1/run', {
+      key: org.key,
+      body: { promptName: prompt, variables: { name: 'T' } },
+    });
+    expect(sync.status).toBe(200);
+    const runs = await call<{ data: { id: string }[] }>('GET', `/v1/runs?prompt=${prompt}&from=${today}`, {
+      key: org.key,
+    });
+    expect(runs.body.data.map((r) => r.id)).toContain((sync.body as { runId: string }).runId);
+    const before = await call<{ data: unknown[] }>('GET', `/v1/runs?prompt=${prompt}&to=${today}`, {
+      key: org.key,
+    });
+    expect(before.body.data).toEqual([]);
+  });
+});

@@ -1,7 +1,7 @@
 import { MAX_CHAIN_STEPS, STEP_ID_PATTERN } from '@promptmill/workflows';
 import { z } from 'zod';
 import { paginationQuerySchema } from '../http/pagination.ts';
-import { isoDateTime, positiveInt32, positiveInt32Param } from '../http/zod-primitives.ts';
+import { isoInstant, positiveInt32, positiveInt32Param } from '../http/zod-primitives.ts';
 import { labelSchema, variableSpecSchema } from '../prompts/prompts.schemas.ts';
 import { usageSchema } from '../runs/runs.schemas.ts';
 
@@ -170,12 +170,8 @@ export const chainRunAcceptedSchema = z
 export const listChainRunsQuerySchema = paginationQuerySchema.extend({
   status: z.enum(CHAIN_RUN_STATUSES).optional(),
   workflow: z.string().min(1).max(200).optional().openapi({ description: 'Chain id or name' }),
-  from: isoDateTime()
-    .transform((v) => new Date(v))
-    .optional(),
-  to: isoDateTime()
-    .transform((v) => new Date(v))
-    .optional(),
+  from: isoInstant().optional(),
+  to: isoInstant().optional(),
 });
 
 export const chainRunIdParamsSchema = z.object({ id: z.string().min(1).max(200) });
