@@ -144,6 +144,21 @@ describe('workflows (chains)', () => {
   });
 });
 
+describe('sync runs', () => {
+  it('refuse version and label together, as POST /v1/runs and render do (seed error shape)', async () => {
+    const body = { promptName: prompt, variables: { name: 'x' }, version: 1, label: 'production' };
+    const res = await call('POST', '/api/v1/run', { key: org.key, body });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      success: false,
+      error: expect.stringContaining('Give version or label, not both'),
+      code: 'VALIDATION_ERROR',
+    });
+    const one = await call('POST', '/api/v1/run', { key: org.key, body: { ...body, label: undefined } });
+    expect(one.status).toBe(200);
+  });
+});
+
 describe('validation details', () => {
   it("names the field and says the range, as the seed's example error does", async () => {
     const res = await call('POST', `/v1/prompts/${prompt}/versions`, {

@@ -109,7 +109,12 @@ export const syncRunBodySchema = z
     version: positiveInt32().optional(),
     label: z.string().min(1).max(50).optional(),
   })
-  .strict();
+  .strict()
+  // as POST /v1/runs: one of them picks the version; both is a contradiction, not "version wins"
+  .refine((b) => b.version === undefined || b.label === undefined, {
+    message: 'Give version or label, not both',
+    path: ['label'],
+  });
 
 export const agentExecuteBodySchema = z
   .object({ variables: z.record(z.string(), z.unknown()).default({}) })
