@@ -159,6 +159,27 @@ describe('sync runs', () => {
   });
 });
 
+describe('templates', () => {
+  it('use with no body creates the prompt under the template name (201 + Location); a second use is 409', async () => {
+    const fresh = await createOrg({ plan: 'pro' });
+    const list = await call<{ data: { id: string; name: string }[] }>('GET', '/v1/templates?per_page=1', {
+      key: fresh.key,
+    });
+    const template = list.body.data[0]!;
+    const used = await call<{ data: { prompt: { id: string; name: string } } }>(
+      'POST',
+      `/v1/templates/${template.id}/use`,
+      { key: fresh.key },
+    );
+    expect(used.status, used.text).toBe(201);
+    expect(used.body.data.prompt.name).toBe(template.name);
+    expect(used.headers.get('location')).toBe(`/v1/prompts/${used.body.data.prompt.id}`);
+    const again = await call('POST', `/v1/templates/${template.id}/use`, { key: fresh.key, body: {} });
+    expect(again.status).toBe(409);
+    expect((again.body as { error: { code: string } }).error.code).toBe('CONFLICT');
+  });
+});
+
 describe('validation details', () => {
   it("names the field and says the range, as the seed's example error does", async () => {
     const res = await call('POST', `/v1/prompts/${prompt}/versions`, {
