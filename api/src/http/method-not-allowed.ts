@@ -30,7 +30,8 @@ export function methodNotAllowed(routes: readonly RouteDef[]): RequestHandler[] 
   }
   const refuse: RequestHandler = (req, res, next) => {
     const allowed: Set<string> | undefined = res.locals.allowedMethods;
-    if (!allowed || allowed.size === 0) return next();
+    // no path served, or a route of this very method passed the request on: that is a 404, not a 405
+    if (!allowed || allowed.size === 0 || allowed.has(req.method)) return next();
     const allow = [...allowed].join(', ');
     next(
       new AppError(
