@@ -2,6 +2,7 @@ import { createSql, type Sql } from '@promptmill/infra/db';
 import type { Logger } from '@promptmill/infra/logger';
 import express, { type Express, type Request, Router } from 'express';
 import helmet from 'helmet';
+import { Svix } from 'svix';
 import { adminRoutes, requireAdminToken } from './accounts/admin.routes.ts';
 import { keyRoutes } from './accounts/keys.routes.ts';
 import { meRoutes } from './accounts/me.routes.ts';
@@ -47,6 +48,7 @@ import { syncRunRoutes } from './runs/sync.routes.ts';
 import { createSyncRunAdmission } from './runs/sync-admission.ts';
 import type { TemporalHandle } from './temporal.ts';
 import { usageRoutes } from './usage/usage.routes.ts';
+import { webhookRoutes } from './webhooks/webhooks.routes.ts';
 
 export interface AppDeps {
   env: ApiEnv;
@@ -185,6 +187,7 @@ export function createApp(deps: AppDeps): App {
     dispatcher,
     direct: deps.direct?.runner,
     observeQueueDelay: admission.observeQueueDelay,
+    webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
   };
   const authChanged = async (change: AuthChange) => {
     keys.invalidate(change);
@@ -212,8 +215,21 @@ export function createApp(deps: AppDeps): App {
     ...runsRoutes(runDeps),
     ...promptRoutes({ sql }),
     ...templateRoutes({ sql }),
+    ...webhookRoutes({
+      sql,
+      temporal: deps.temporal,
+      allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      svix: env.SVIX_TOKEN
+        ? new Svix(env.SVIX_TOKEN, env.SVIX_SERVER_URL ? { serverUrl: env.SVIX_SERVER_URL } : {})
+        : undefined,
+    }),
     ...chainRoutes({ sql }),
-    ...chainRunRoutes({ sql, temporal: deps.temporal, retry: runDeps.retry }),
+    ...chainRunRoutes({
+      sql,
+      temporal: deps.temporal,
+      retry: runDeps.retry,
+      webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+    }),
     ...usageRoutes({ sql, clock }),
     ...alertRoutes({ sql }),
   ];

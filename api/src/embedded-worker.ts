@@ -38,6 +38,7 @@ export async function startEmbeddedWorker(sql: Sql, logger: Logger): Promise<Emb
       hosted.worker.shutdown();
       await running.catch(() => {});
       await hosted.connection.close();
+      await hosted.webhookSender.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import {
   parseEnv,
   secretFromEnv,
   temporalEnvSchema,
+  webhookEnvSchema,
 } from '@promptmill/infra/config';
 import { type ProviderEnv, providerEnvSchema, withProviderSettings } from '@promptmill/workers/provider-env';
 import { z } from 'zod';
@@ -98,7 +99,8 @@ export const apiEnvSchema = z
     /** Log every request line (method, route, status, latency). */
     LOG_REQUESTS: booleanFromEnv.default(true),
   })
-  .extend(temporalEnvSchema.shape);
+  .extend(temporalEnvSchema.shape)
+  .extend(webhookEnvSchema.shape);
 
 export type ApiEnv = z.infer<typeof apiEnvSchema> & {
   /** SYNC_RUN_MODE=direct: the provider settings (OPENAI_*, PROVIDERS, MODEL_*, PROVIDER_TIMEOUT_MS, METRICS_*) */

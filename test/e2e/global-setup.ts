@@ -18,6 +18,12 @@ export const E2E_ENV = {
   // worker: runs there wait for a worker far longer than in production, and the adaptive limit would
   // refuse other files' runs; it has its own tests (sync-run-load.test.ts, sync-admission.test.ts)
   SYNC_RUN_TARGET_QUEUE_MS: '0',
+  // webhook receivers in the tests listen on 127.0.0.1 (the refusal has its own api process in
+  // webhooks-ssrf.test.ts); retries after 1 s instead of 5 s … 10 h; a stalled start is redone after 3 s
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+  WEBHOOK_RETRY_DELAYS: '1,1,1',
+  WEBHOOK_RESTART_AFTER_SECONDS: '3',
+  WEBHOOK_DISABLE_AFTER_SECONDS: '8',
 };
 
 let running: EphemeralStack | undefined;

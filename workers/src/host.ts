@@ -7,6 +7,8 @@ import { knownModelLabel } from './metric-labels.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { createPriceTable } from './providers/pricing.ts';
 import { createProviderRegistry } from './providers/provider-registry.ts';
+import { createSender, type Sender } from './webhooks/send.ts';
+import { createSvixHandoff } from './webhooks/svix-handoff.ts';
 import { createRunWorker } from './worker.ts';
 
 export interface HostedRunWorker {
@@ -14,6 +16,8 @@ export interface HostedRunWorker {
   connection: NativeConnection;
   worker: Worker;
   metrics: WorkerMetrics;
+  /** the webhook sender's connection pool: close it after the worker stops */
+  webhookSender: Sender;
 }
 
 /**
@@ -38,6 +42,10 @@ export async function hostRunWorker(
     defaultApiKey: env.OPENAI_API_KEY,
     timeoutMs: env.PROVIDER_TIMEOUT_MS,
   });
+  const webhookSender = createSender({
+    allowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+  });
   const connection = await NativeConnection.connect(temporalConnectionOptions(env));
   try {
     const worker = await createRunWorker({
@@ -50,13 +58,22 @@ export async function hostRunWorker(
         priceOf: createPriceTable(env.MODEL_PRICES),
         metrics,
         streamIdleTimeoutMs: env.PROVIDER_TIMEOUT_MS,
+        webhooks: {
+          sender: webhookSender,
+          retryDelaysMs: env.WEBHOOK_RETRY_DELAYS,
+          disableAfterSeconds: env.WEBHOOK_DISABLE_AFTER_SECONDS,
+          svix: env.SVIX_TOKEN
+            ? createSvixHandoff({ token: env.SVIX_TOKEN, serverUrl: env.SVIX_SERVER_URL })
+            : undefined,
+        },
       }),
       workflowBundlePath: env.WORKFLOW_BUNDLE_PATH,
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
     });
-    return { connection, worker, metrics };
+    return { connection, worker, metrics, webhookSender };
   } catch (err) {
     await connection.close();
+    await webhookSender.close();
     throw err;
   }
 }

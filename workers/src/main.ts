@@ -7,6 +7,7 @@ import { loadWorkerEnv } from './env.ts';
 import { hostRunWorker } from './host.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createTemporalMetricsBridge } from './temporal-metrics.ts';
+import { startWebhookDispatcher } from './webhooks/dispatcher.ts';
 
 const env = loadWorkerEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
@@ -18,7 +19,16 @@ Runtime.install({
 });
 
 const sql = createSql(env.DATABASE_URL, { max: env.DB_POOL_MAX, appName: 'promptmill-worker' });
-const { connection, worker, metrics } = await hostRunWorker(env, sql);
+const { connection, worker, metrics, webhookSender } = await hostRunWorker(env, sql);
+// the events outbox → one delivery workflow per (event, target) (webhooks/dispatcher.ts)
+const webhookDispatcher = startWebhookDispatcher({
+  sql,
+  client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }),
+  taskQueue: env.TEMPORAL_TASK_QUEUE,
+  logger,
+  pollIntervalMs: env.WEBHOOK_DISPATCH_POLL_MS,
+  restartAfterSeconds: env.WEBHOOK_RESTART_AFTER_SECONDS,
+});
 // alert rules are evaluated every minute by a Temporal schedule; the first worker to start creates it
 const stopAlertSchedule = env.ALERTS_SCHEDULE_ENABLED
   ? startAlertSchedule(
@@ -50,6 +60,7 @@ const shutdown = (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'worker shutting down');
+  void webhookDispatcher.stop();
   stopAlertSchedule();
   worker.shutdown();
 };
@@ -57,6 +68,8 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 await worker.run();
+await webhookDispatcher.stop();
+await webhookSender.close();
 clearInterval(drainTimer);
 metricsServer.close();
 await connection.close();

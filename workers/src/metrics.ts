@@ -124,7 +124,7 @@ export function createWorkerMetrics(opts: Partial<WorkerMetricOptions> = {}): Wo
     }),
     webhookLatency: new Histogram({
       name: 'promptmill_webhook_delivery_latency_seconds',
-      help: 'Latency of webhook delivery attempts',
+      help: 'Webhook delivery latency: from the event (a run ending, a member added) to the 2xx answer',
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),

@@ -1,5 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import type { AlertActivities, ChainActivities, RunActivities } from '@promptmill/workflows';
+import type {
+  AlertActivities,
+  ChainActivities,
+  RunActivities,
+  WebhookActivities,
+} from '@promptmill/workflows';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 
 export const WORKFLOWS_PATH = fileURLToPath(import.meta.resolve('@promptmill/workflows/workflows'));
@@ -8,7 +13,10 @@ export interface RunWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: RunActivities & Partial<AlertActivities> & Partial<ChainActivities>;
+  activities: RunActivities &
+    Partial<AlertActivities> &
+    Partial<ChainActivities> &
+    Partial<WebhookActivities>;
   /** Prebuilt bundle (production); otherwise the workflow source is bundled now (dev, tests). */
   workflowBundlePath?: string | undefined;
   maxConcurrentActivities?: number;

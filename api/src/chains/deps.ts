@@ -7,4 +7,6 @@ export interface ChainDeps {
   temporal: TemporalHandle;
   /** each step's run retries its provider calls like a single run */
   retry: RunRetryPolicy;
+  /** WEBHOOK_ALLOW_PRIVATE: a chain run's webhookUrl may name a private or loopback target */
+  webhookAllowPrivate?: boolean | undefined;
 }

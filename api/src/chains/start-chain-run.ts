@@ -20,6 +20,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import type { AuthContext } from '../auth/auth-context.ts';
 import { isPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
+import { assertDeliverableUrl } from '../http/webhook-url.ts';
 import { isModelAllowed } from '../runs/prepare-run.ts';
 import { assertBudgetLeft } from '../runs/run-budget.ts';
 import { isDefiniteRefusal } from '../runs/run-workflow.ts';
@@ -149,6 +150,10 @@ export async function startChainRun(
   body: StartChainRunBody,
   idempotency?: { key: string; requestHash: string },
 ): Promise<StartedChainRun> {
+  if (body.webhookUrl)
+    await assertDeliverableUrl(body.webhookUrl, 'webhookUrl', {
+      allowPrivate: deps.webhookAllowPrivate ?? false,
+    });
   const chain = await findChain(deps.sql, auth.org.id, idOrName);
   if (!chain) throw chainNotFound(idOrName);
   if (idempotency) {

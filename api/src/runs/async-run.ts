@@ -7,6 +7,7 @@ import {
 import type { AuthContext } from '../auth/auth-context.ts';
 import { assertPromptAllowed, isPromptAllowed } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
+import { assertDeliverableUrl } from '../http/webhook-url.ts';
 import { noProductionVersion } from '../prompts/versions.ts';
 import type { RunDeps } from './deps.ts';
 import { IDEMPOTENCY_TTL_SECONDS } from './idempotency.ts';
@@ -73,6 +74,10 @@ export async function createAsyncRun(
   req: RunRequest,
   idempotency?: IdempotencyClaim,
 ): Promise<AsyncRunResult> {
+  if (req.webhookUrl)
+    await assertDeliverableUrl(req.webhookUrl, 'webhookUrl', {
+      allowPrivate: deps.webhookAllowPrivate ?? false,
+    });
   if (idempotency) {
     // the access check a fresh request gets comes first: a replay must not reveal another prompt's run
     if (auth.key.promptIds !== null) {

@@ -15,4 +15,6 @@ export interface RunDeps {
   direct?: DirectRunner | undefined;
   /** sync and streaming runs report how long they waited for a worker (load shedding: sync-admission.ts) */
   observeQueueDelay?: ((ms: number) => void) | undefined;
+  /** WEBHOOK_ALLOW_PRIVATE: an async run's webhookUrl may name a private or loopback target */
+  webhookAllowPrivate?: boolean | undefined;
 }

@@ -38,6 +38,15 @@ export function secretFromEnv(name: string, minLength: number, unset: string) {
   });
 }
 
+export const webhookEnvSchema = z.object({
+  /** Let webhook URLs reach loopback, private, link-local and other non-public addresses, and plain http (local setups and tests only). */
+  WEBHOOK_ALLOW_PRIVATE: booleanFromEnv.default(false),
+  /** Svix API token: webhook messages to endpoints go through Svix (one application per organization) instead of the built-in delivery. */
+  SVIX_TOKEN: secretFromEnv('SVIX_TOKEN', 8, 'webhooks are delivered by the built-in workflow').optional(),
+  /** Base URL of a self-hosted Svix server (with SVIX_TOKEN); unset = Svix's hosted API for the token's region. */
+  SVIX_SERVER_URL: z.string().url().optional(),
+});
+
 export const logLevelSchema = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   .default('info');

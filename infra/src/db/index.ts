@@ -17,3 +17,5 @@ export * from './queries/run-dispatch.queries.ts';
 export * from './queries/run-usage.queries.ts';
 export * from './queries/runs.queries.ts';
 export * from './queries/usage.queries.ts';
+export * from './queries/webhook-deliveries.queries.ts';
+export * from './queries/webhooks.queries.ts';

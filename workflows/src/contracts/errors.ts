@@ -33,6 +33,8 @@ export const ERROR_TABLE = {
   MEMBER_NOT_FOUND: { status: 404, retryable: false },
   TEMPLATE_NOT_FOUND: { status: 404, retryable: false },
   WEBHOOK_NOT_FOUND: { status: 404, retryable: false },
+  /** a webhook message (msg_) the delivery log does not have, or another organization's */
+  MESSAGE_NOT_FOUND: { status: 404, retryable: false },
   WORKFLOW_NOT_FOUND: { status: 404, retryable: false },
   WORKFLOW_RUN_NOT_FOUND: { status: 404, retryable: false },
   ALERT_NOT_FOUND: { status: 404, retryable: false },

@@ -1,4 +1,5 @@
 import type { chain } from '../workflows/chain.workflow.ts';
+import type { deliverWebhookWorkflow } from '../workflows/deliver-webhook.workflow.ts';
 import type { evaluateAlertsWorkflow } from '../workflows/evaluate-alerts.workflow.ts';
 import type { runPromptWorkflow } from '../workflows/run-prompt.workflow.ts';
 
@@ -21,6 +22,11 @@ export type WorkflowOf<R> = R extends WorkflowRef<infer W> ? W : never;
 
 /** One prompt run (workflow id = run id). */
 export const RUN_PROMPT_WORKFLOW: WorkflowRef<typeof runPromptWorkflow> = { type: 'runPromptWorkflow' };
+
+/** One webhook message (workflow id = message id; a manual retry `<msg id>-retry-<n>`). */
+export const DELIVER_WEBHOOK_WORKFLOW: WorkflowRef<typeof deliverWebhookWorkflow> = {
+  type: 'deliverWebhookWorkflow',
+};
 
 /** One chain run (workflow type `chain`, workflow id = the `wfr_` id). */
 export const CHAIN_WORKFLOW: WorkflowRef<typeof chain> = { type: 'chain' };

@@ -1,6 +1,7 @@
 import type { ErrorCode, RunPromptWorkflowInput } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
 import { releaseReservations } from './budget.queries.ts';
+import { insertRunEndedEvents } from './events.queries.ts';
 
 // The async-run outbox: runs.workflow_input and runs.dispatched_at (api/src/runs/dispatch/).
 
@@ -68,6 +69,7 @@ export async function abandonUndispatchedRuns(
   return (await sql.begin(async (tx) => {
     const ids = await failExpiredRuns(tx, opts);
     await releaseReservations(tx, ids);
+    await insertRunEndedEvents(tx, ids);
     return ids;
   })) as string[];
 }
@@ -128,6 +130,7 @@ export async function cancelUndispatchedRun(sql: Sql, runId: string): Promise<bo
       INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
       VALUES (${run.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 0, 0, 1)
       ON CONFLICT (org_id, month) DO UPDATE SET runs = org_usage_monthly.runs + 1`;
+    await insertRunEndedEvents(tx, [runId]);
     return true;
   })) as boolean;
 }

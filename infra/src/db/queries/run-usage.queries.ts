@@ -1,5 +1,6 @@
 import type { ErrorCode, RunIdentity, TokenUsage } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
+import { insertRunEndedEvents } from './events.queries.ts';
 import type { NewRun } from './runs.queries.ts';
 
 // Usage accounting of runs: one usage_events row per provider call (attempt) and per finished run,
@@ -49,6 +50,7 @@ export async function insertCacheHitRun(sql: Sql, r: NewRun & { output: string }
       INSERT INTO org_usage_monthly (org_id, month, tokens, cost, runs)
       VALUES (${r.orgId}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 0, 0, 1)
       ON CONFLICT (org_id, month) DO UPDATE SET runs = org_usage_monthly.runs + 1`;
+    await insertRunEndedEvents(tx, [r.id]);
     return true;
   })) as boolean;
 }
@@ -272,7 +274,11 @@ export async function completeRun(sql: Sql, c: RunCompletion, closing?: AttemptE
       totalTokens: t!.promptTokens + t!.completionTokens,
       cost: t!.cost,
     };
-    if (t!.recorded) return { usage, attempts: t!.attempts, recorded: true };
+    if (t!.recorded) {
+      // the run's webhook event commits with its outcome (a statement of its own sees the row ended)
+      await insertRunEndedEvents(tx, [c.runId]);
+      return { usage, attempts: t!.attempts, recorded: true };
+    }
     // another completion came first: its outcome stands (a statement of its own sees its commit)
     const [first] = await tx<
       RecordedRow[]

@@ -1,6 +1,7 @@
 import type { ErrorCode, RunPromptWorkflowInput, RunRecordMode } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
 import { type BudgetUsage, type RunBudget, releaseReservations, reserveBudget } from './budget.queries.ts';
+import { insertRunEndedEvents } from './events.queries.ts';
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
@@ -167,7 +168,10 @@ export async function failUnstartedRun(
       UPDATE runs SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage},
         idempotency_key = NULL, finished_at = now(), workflow_input = NULL
       WHERE id = ${runId} AND status = 'queued'`;
-    if (failed.count === 1) await releaseReservations(tx, [runId]);
+    if (failed.count === 1) {
+      await releaseReservations(tx, [runId]);
+      await insertRunEndedEvents(tx, [runId]);
+    }
   });
 }
 
