@@ -463,6 +463,9 @@ export interface WebhookParams {
   enabled?: boolean;
 }
 
+/** Only the fields given change. */
+export type UpdateWebhookParams = Partial<WebhookParams>;
+
 export interface WebhookDelivery {
   /** `msg_…`: the `webhook-id` header, the same on every attempt */
   id: string;
