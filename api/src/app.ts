@@ -24,6 +24,7 @@ import { docsAssets, docsRoutes } from './http/docs.routes.ts';
 import { errorHandler, notFoundHandler, useSeedErrorShape } from './http/error-handler.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import { jsonBody } from './http/json-body.ts';
+import { methodNotAllowed } from './http/method-not-allowed.ts';
 import { type ApiMetrics, httpMetrics } from './http/metrics.ts';
 import { openApiDocument } from './http/openapi.ts';
 import { requestId } from './http/request-id.ts';
@@ -269,6 +270,7 @@ export function createApp(deps: AppDeps): App {
   app.use([...API_BASES], auth, rateLimit(limiter, clock));
   app.use(mountRoutes(Router(), keyed));
 
+  app.use(methodNotAllowed(routes));
   app.use(notFoundHandler);
   app.use(errorHandler(logger, env.MAX_BODY_BYTES));
 

@@ -1,15 +1,15 @@
 // The `promptmill` command: the table of commands, their options and help, and the dispatcher.
 // Arguments are parsed with node:util parseArgs (strict: an unknown option is a usage error).
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 import { Promptmill, type Run } from '@promptmill/sdk';
 import { describeError, EXIT, UsageError } from './cli-error.ts';
+import { type Command, client, int, list, type Options, oneOf, str } from './command.ts';
 import { createKey, listKeys, revokeKey, rotateKey, showUsage } from './commands/account.ts';
 import { diffPrompts, pullPrompts, pushPrompts } from './commands/prompts.ts';
 import { parseVariables, runPrompt, tailRuns } from './commands/runs.ts';
-import { clientFor, configPath, removeConfig, resolveSettings, writeConfig } from './config.ts';
+import { WEBHOOK_COMMANDS } from './commands/webhooks.ts';
+import { configPath, removeConfig, resolveSettings, writeConfig } from './config.ts';
 import type { Io } from './output.ts';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
 
 const GLOBAL: Options = {
   'api-key': { type: 'string' },
@@ -22,38 +22,6 @@ const GLOBAL_HELP = `Global options:
   --base-url URL    API base URL (default: PROMPTMILL_BASE_URL, then the saved one, then http://127.0.0.1:3000)
   --json            machine-readable output
   -h, --help        this help`;
-
-interface Command {
-  usage: string;
-  summary: string;
-  help: string;
-  options: Options;
-  positionals: [min: number, max: number];
-  run: (ctx: {
-    values: Record<string, unknown>;
-    positionals: string[];
-    io: Io;
-    signal: AbortSignal;
-  }) => Promise<void>;
-}
-
-const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
-function int(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new UsageError(`--${name} must be a whole number, got '${String(v)}'`);
-  return n;
-}
-function oneOf<T extends string>(v: unknown, name: string, allowed: readonly T[]): T | undefined {
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v as T))
-    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${String(v)}'`);
-  return v as T;
-}
-const client = (values: Record<string, unknown>, io: Io) =>
-  clientFor({ 'api-key': str(values['api-key']), 'base-url': str(values['base-url']) }, io.env);
 
 const COMMANDS: Record<string, Command> = {
   login: {
@@ -273,9 +241,10 @@ tokens, cost and time go to standard error. --stream prints the text as the mode
         json: Boolean(values.json),
       }),
   },
+  ...WEBHOOK_COMMANDS,
 };
 
-const GROUPS = ['prompts', 'runs', 'keys'];
+const GROUPS = ['prompts', 'runs', 'keys', 'webhooks'];
 
 function mainHelp(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)} ${c.summary}`);

@@ -139,7 +139,8 @@ export interface Template {
 }
 
 export interface UseTemplateParams {
-  name: string;
+  /** default: the template's name */
+  name?: string;
   model?: string;
   description?: string;
   tags?: string[];
@@ -227,6 +228,13 @@ export interface RateLimits {
   perDay?: number | undefined;
 }
 
+/** Limits as sent: the short names, or the seeds' names (`requestsPerMinute`…), one of each pair. */
+export interface RateLimitsParams extends RateLimits {
+  requestsPerMinute?: number | undefined;
+  requestsPerHour?: number | undefined;
+  requestsPerDay?: number | undefined;
+}
+
 export type KeyStatus = 'active' | 'expired' | 'revoked' | 'rate_limited';
 
 export interface ApiKey {
@@ -258,7 +266,7 @@ export interface CreateKeyParams {
   promptIds?: string[] | null;
   /** `never`, `30d`, `90d` or an ISO-8601 date */
   expiresIn?: string;
-  rateLimits?: RateLimits;
+  rateLimits?: RateLimitsParams;
   allowedOrigins?: string[] | null;
   ownerId?: string;
 }
@@ -454,6 +462,9 @@ export interface WebhookParams {
   description?: string;
   enabled?: boolean;
 }
+
+/** Only the fields given change. */
+export type UpdateWebhookParams = Partial<WebhookParams>;
 
 export interface WebhookDelivery {
   /** `msg_…`: the `webhook-id` header, the same on every attempt */

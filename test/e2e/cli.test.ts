@@ -209,8 +209,14 @@ describe('promptmill run', () => {
       ['keys', 'revoke'],
       ['keys', 'rotate'],
       ['usage'],
+      ['webhooks', 'list'],
+      ['webhooks', 'create'],
+      ['webhooks', 'delete'],
+      ['webhooks', 'test'],
+      ['webhooks', 'deliveries'],
       ['prompts'],
       ['keys'],
+      ['webhooks'],
     ]) {
       let stdout = '';
       const sink = new Writable({
@@ -286,9 +292,9 @@ describe('promptmill login, keys, runs tail, usage', () => {
     );
   });
 
-  it('usage prints a table (and --json)', async (ctx) => {
+  it('usage prints a table (and --json)', async () => {
     const reason = await missingRoutes(['GET', '/v1/usage']);
-    if (reason) ctx.skip(reason);
+    expect(reason).toBeUndefined(); // every group is on main: a missing route fails, it is not skipped
     const name = await createPrompt(org.key, { template: 'counted' });
     await sdk(org.key).run(name);
     const json = await cli(['usage', '--group-by', 'prompt', '--json'], { env });

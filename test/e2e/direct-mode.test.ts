@@ -99,7 +99,14 @@ async function observe(mode: Mode, s: Scenario): Promise<Observed> {
     await runEnded(sql, runId);
     const rows = await usageRows(sql, runId);
     const { mode: recordedMode, resource } = await runResource(url, org.key, runId);
-    const moved = increments(before, await runMetrics(metrics, org.orgId, name));
+    // the run's counters are published just after its end is committed (in workflow mode by the worker,
+    // once the workflow has taken the outcome): give them a moment, and go on with what there is
+    let moved = increments(before, await runMetrics(metrics, org.orgId, name));
+    for (const deadline = Date.now() + 3_000; Date.now() < deadline; ) {
+      if (Object.keys(moved).some((k) => k.startsWith('promptmill_runs_total'))) break;
+      await new Promise((r) => setTimeout(r, 100));
+      moved = increments(before, await runMetrics(metrics, org.orgId, name));
+    }
     // provider calls have no prompt label: the worker's count also moves with other files' runs
     const providerCalls = Object.entries(moved)
       .filter(([k]) => k.startsWith(PROVIDER_CALLS))

@@ -25,6 +25,7 @@ function expressRoutes(app: Express): Set<string> {
       if (layer.route) {
         const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
         for (const method of Object.keys(layer.route.methods)) {
+          if (method === '_all') continue; // the 405 collector (http/method-not-allowed.ts), not a route
           for (const path of paths) found.add(`${method.toUpperCase()} ${path}`);
         }
       } else if (layer.handle?.stack) {

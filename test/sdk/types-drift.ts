@@ -40,6 +40,13 @@ import type {
   usageQuerySchema,
   usageReportSchema,
 } from '../../api/src/usage/usage.schemas.ts';
+import type {
+  createEndpointSchema,
+  deliveryViewSchema,
+  endpointViewSchema,
+  endpointWithSecretSchema,
+  patchEndpointSchema,
+} from '../../api/src/webhooks/webhooks.schemas.ts';
 import type * as Sdk from '../../sdk/src/index.ts';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -64,7 +71,30 @@ export const responseShapes: [
   Same<Sdk.Alert, Out<typeof alertSchema>>,
   Same<Sdk.Workflow, Out<typeof chainSchema>>,
   Same<Sdk.WorkflowRun, Out<typeof chainRunSchema>>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<Sdk.WebhookEndpoint, Out<typeof endpointViewSchema>>,
+  Same<Sdk.WebhookEndpointWithSecret, Out<typeof endpointWithSecretSchema>>,
+  Same<Sdk.WebhookDelivery, Out<typeof deliveryViewSchema>>,
+] = [
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+];
 
 export const requestShapes: [
   SameInput<typeof createPromptSchema, Sdk.CreatePromptParams>,
@@ -80,7 +110,9 @@ export const requestShapes: [
   SameInput<typeof patchAlertSchema, Sdk.UpdateAlertParams>,
   SameInput<typeof chainBodySchema, Sdk.WorkflowParams>,
   SameInput<typeof startChainRunBodySchema, Sdk.StartWorkflowRunParams>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
+  SameInput<typeof createEndpointSchema, Sdk.WebhookParams>,
+  SameInput<typeof patchEndpointSchema, Sdk.UpdateWebhookParams>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 /** query strings: the SDK sends dates as ISO strings, which the api's schema takes */
 export const queryShapes: [Same<keyof z.input<typeof usageQuerySchema>, keyof Sdk.UsageQuery>] = [true];

@@ -21,6 +21,7 @@ import { assertCurrentSecret, hasScope, SCOPES } from '../auth/scopes.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
 import { isoDate, isoDateTime } from '../http/zod-primitives.ts';
+import { keyRateLimitsInputSchema, keyRateLimitsSchema } from './key-rate-limits.ts';
 import { assertWithinRights, type KeyRights } from './key-rights.ts';
 import { outranks } from './roles.ts';
 
@@ -28,14 +29,6 @@ const DAY_MS = 86_400_000;
 const MAX_GRACE_SECONDS = 30 * 86_400;
 
 export type KeyStatus = 'active' | 'expired' | 'revoked' | 'rate_limited';
-
-export const keyRateLimitsSchema = z
-  .object({
-    perMinute: z.number().int().min(1).max(10_000_000).optional(),
-    perHour: z.number().int().min(1).max(10_000_000).optional(),
-    perDay: z.number().int().min(1).max(100_000_000).optional(),
-  })
-  .strict();
 
 const originSchema = z
   .string()
@@ -64,7 +57,7 @@ export const createKeySchema = z
     expiresIn: expiresInSchema
       .optional()
       .describe("Default: the calling key's expiry (`never` if it has none)"),
-    rateLimits: keyRateLimitsSchema.optional().describe("Default: the calling key's rate limits"),
+    rateLimits: keyRateLimitsInputSchema.optional().describe("Default: the calling key's rate limits"),
     allowedOrigins: allowedOriginsSchema
       .optional()
       .describe("null = any origin; default: the calling key's allowed origins"),
@@ -79,7 +72,7 @@ export const patchKeySchema = z
     scopes: scopeListSchema,
     promptIds: promptIdsSchema,
     expiresIn: expiresInSchema,
-    rateLimits: keyRateLimitsSchema,
+    rateLimits: keyRateLimitsInputSchema,
     allowedOrigins: allowedOriginsSchema,
   })
   .partial()

@@ -32,6 +32,8 @@ export const createOrgSchema = z
     billingStatus: z.enum(['active', 'past_due', 'disputed', 'canceled']).default('active'),
     tokenBudget: z.number().int().min(0).nullable().default(null),
     limits: limitOverridesSchema.default({}),
+    /** the name the org resource shows them under: accepted too (`limits` wins when both are given) */
+    limitOverrides: limitOverridesSchema.optional(),
     allowedModels: z.array(z.string().min(1)).nullable().default(null),
     owner: z
       .object({ email: z.string().email(), name: z.string().max(200).optional() })
@@ -48,6 +50,7 @@ export const patchOrgSchema = z
     billingStatus: z.enum(['active', 'past_due', 'disputed', 'canceled']),
     tokenBudget: z.number().int().min(0).nullable(),
     limits: limitOverridesSchema,
+    limitOverrides: limitOverridesSchema,
     allowedModels: z.array(z.string().min(1)).nullable(),
   })
   .partial()
@@ -69,7 +72,7 @@ export async function createOrgWithFirstKey(sql: Sql, input: CreateOrgInput): Pr
       plan: input.plan,
       billingStatus: input.billingStatus,
       tokenBudget: input.tokenBudget,
-      limitOverrides: input.limits,
+      limitOverrides: Object.keys(input.limits).length > 0 ? input.limits : (input.limitOverrides ?? {}),
       allowedModels: input.allowedModels,
     });
     const owner = await insertMember(tx, {
@@ -115,7 +118,9 @@ export async function patchOrg(sql: Sql, id: string, input: z.infer<typeof patch
     ...(input.plan !== undefined ? { plan: input.plan } : {}),
     ...(input.billingStatus !== undefined ? { billingStatus: input.billingStatus } : {}),
     ...(input.tokenBudget !== undefined ? { tokenBudget: input.tokenBudget } : {}),
-    ...(input.limits !== undefined ? { limitOverrides: input.limits } : {}),
+    ...((input.limits ?? input.limitOverrides) !== undefined
+      ? { limitOverrides: input.limits ?? input.limitOverrides }
+      : {}),
     ...(input.allowedModels !== undefined ? { allowedModels: input.allowedModels } : {}),
   };
   const org = await updateOrg(sql, id, patch);

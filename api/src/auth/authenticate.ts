@@ -22,7 +22,7 @@ const unauthorized = (message: string) => new AppError('UNAUTHORIZED', message);
 export function presentedKey(req: Request): string | undefined {
   const authorization = req.get('authorization');
   if (authorization !== undefined) {
-    const match = /^Bearer ([^\s]+)$/.exec(authorization.trim());
+    const match = /^Bearer ([^\s]+)$/i.exec(authorization.trim());
     return match?.[1];
   }
   const headerKey = req.get('x-api-key');

@@ -12,8 +12,8 @@ import type { ChainDefinition } from '@promptmill/workflows';
 import type { AuthContext } from '../auth/auth-context.ts';
 import { AppError } from '../http/app-error.ts';
 import type { Page } from '../http/pagination.ts';
-import type { ChainBody } from './chains.schemas.ts';
-import { validateChain } from './validate-chain.ts';
+import type { ChainBody, ChainBodyIn } from './chains.schemas.ts';
+import { validateChain, withInputContract } from './validate-chain.ts';
 
 export const chainNotFound = (id: string) => new AppError('WORKFLOW_NOT_FOUND', `Workflow '${id}' not found`);
 const nameTaken = (name: string) => new AppError('CONFLICT', `A workflow named '${name}' already exists`);
@@ -51,7 +51,8 @@ export function toChainResource(c: ChainRow) {
   };
 }
 
-export async function createChain(sql: Sql, auth: AuthContext, body: ChainBody) {
+export async function createChain(sql: Sql, auth: AuthContext, sent: ChainBodyIn) {
+  const body = withInputContract(sent);
   await validateChain(sql, auth, body);
   const id = newId('workflow');
   const inserted = await insertChain(sql, {
@@ -66,7 +67,8 @@ export async function createChain(sql: Sql, auth: AuthContext, body: ChainBody) 
 }
 
 /** A full replacement: a new immutable revision (runs in flight keep the one they pinned). */
-export async function updateChain(sql: Sql, auth: AuthContext, idOrName: string, body: ChainBody) {
+export async function updateChain(sql: Sql, auth: AuthContext, idOrName: string, sent: ChainBodyIn) {
+  const body = withInputContract(sent);
   const existing = await findChain(sql, auth.org.id, idOrName);
   if (!existing) throw chainNotFound(idOrName);
   await validateChain(sql, auth, body);

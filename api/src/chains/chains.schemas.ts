@@ -1,7 +1,7 @@
 import { MAX_CHAIN_STEPS, STEP_ID_PATTERN } from '@promptmill/workflows';
 import { z } from 'zod';
 import { paginationQuerySchema } from '../http/pagination.ts';
-import { isoDateTime, positiveInt32, positiveInt32Param } from '../http/zod-primitives.ts';
+import { isoInstant, positiveInt32, positiveInt32Param } from '../http/zod-primitives.ts';
 import { labelSchema, variableSpecSchema } from '../prompts/prompts.schemas.ts';
 import { usageSchema } from '../runs/runs.schemas.ts';
 
@@ -46,15 +46,18 @@ export const chainBodySchema = z
   .object({
     name: z.string().trim().min(1).max(200),
     description: z.string().max(2000).default(''),
-    input: z.array(variableSpecSchema).max(100).default([]).openapi({
-      description: 'The input contract: variables with required/default, as prompt versions declare them',
+    input: z.array(variableSpecSchema).max(100).optional().openapi({
+      description:
+        'The input contract: variables with required/default, as prompt versions declare them. Omitted: every `{{input.x}}` the steps and output reference, required',
     }),
     steps: z.array(chainStepSchema).min(1).max(MAX_CHAIN_STEPS),
     output: chainOutputSchema.optional(),
   })
   .strict()
   .openapi('ChainDefinitionBody');
-export type ChainBody = z.output<typeof chainBodySchema>;
+/** The body as sent (its input contract may be left out) and as checked and stored (always one). */
+export type ChainBodyIn = z.output<typeof chainBodySchema>;
+export type ChainBody = ChainBodyIn & { input: NonNullable<ChainBodyIn['input']> };
 
 export const chainIdParamsSchema = z.object({ id: z.string().min(1).max(200) });
 export const chainGetQuerySchema = z.object({
@@ -167,12 +170,8 @@ export const chainRunAcceptedSchema = z
 export const listChainRunsQuerySchema = paginationQuerySchema.extend({
   status: z.enum(CHAIN_RUN_STATUSES).optional(),
   workflow: z.string().min(1).max(200).optional().openapi({ description: 'Chain id or name' }),
-  from: isoDateTime()
-    .transform((v) => new Date(v))
-    .optional(),
-  to: isoDateTime()
-    .transform((v) => new Date(v))
-    .optional(),
+  from: isoInstant().optional(),
+  to: isoInstant().optional(),
 });
 
 export const chainRunIdParamsSchema = z.object({ id: z.string().min(1).max(200) });

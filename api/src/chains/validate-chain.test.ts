@@ -2,7 +2,7 @@
 import '../http/openapi.ts';
 import { describe, expect, it } from 'vitest';
 import { chainBodySchema } from './chains.schemas.ts';
-import { checkChainGraph, dependencyOrder, findCycles } from './validate-chain.ts';
+import { checkChainGraph, dependencyOrder, findCycles, withInputContract } from './validate-chain.ts';
 
 const s = (id: string, dependsOn: string[] = [], variables: Record<string, unknown> = {}) => ({
   id,
@@ -11,7 +11,7 @@ const s = (id: string, dependsOn: string[] = [], variables: Record<string, unkno
   variables,
 });
 const body = (steps: ReturnType<typeof s>[], extra: Record<string, unknown> = {}) =>
-  chainBodySchema.parse({ name: 'c', steps, ...extra });
+  withInputContract(chainBodySchema.parse({ name: 'c', steps, ...extra }));
 
 describe('chain graph', () => {
   it('names each cycle by its steps', () => {
@@ -38,7 +38,32 @@ describe('chain graph', () => {
   });
 
   it('checks the output: a known step, and a template over known steps and inputs', () => {
-    const bad = body([s('a')], { output: { template: '{{steps.zz.output}} {{input.q}}' } });
+    const bad = body([s('a')], { input: [], output: { template: '{{steps.zz.output}} {{input.q}}' } });
     expect(checkChainGraph(bad).map((d) => d.field)).toEqual(['output.template', 'output.template']);
+  });
+
+  it('without an input contract, requires every {{input.x}} referenced; a declared one is kept as sent', () => {
+    const inferred = body([s('a', [], { x: '{{input.topic}}', y: ['{{input.tone}}'] }), s('b', ['a'])], {
+      output: { template: '{{steps.b.output}} {{input.topic}} {{input.sign}}' },
+    });
+    expect(inferred.input).toEqual([
+      { name: 'topic', required: true },
+      { name: 'tone', required: true },
+      { name: 'sign', required: true },
+    ]);
+    expect(checkChainGraph(inferred)).toEqual([]);
+    const declared = body([s('a', [], { x: '{{input.topic}}' })], { input: [{ name: 'other' }] });
+    expect(declared.input).toEqual([{ name: 'other', required: true }]);
+    expect(checkChainGraph(declared).map((d) => d.message)).toEqual([
+      "'{{input.topic}}': the input declares no 'topic'",
+    ]);
+  });
+
+  it('in a cyclic chain reports the cycle, not a declared dependency as missing', () => {
+    const cyclic = body([
+      s('a', ['b'], { x: '{{steps.b.output}}' }),
+      s('b', ['a'], { x: '{{steps.a.output}}' }),
+    ]);
+    expect(checkChainGraph(cyclic).map((d) => d.message)).toEqual(['Cycle: a → b → a']);
   });
 });

@@ -5,7 +5,7 @@ import type { AuthContext } from '../auth/auth-context.ts';
 import { assertPromptAllowed } from '../auth/scopes.ts';
 import { AppError, type ErrorDetail } from '../http/app-error.ts';
 import { resolveVersion } from '../prompts/versions.ts';
-import type { ChainBody } from './chains.schemas.ts';
+import type { ChainBody, ChainBodyIn } from './chains.schemas.ts';
 
 // A chain definition is checked in full before it is saved (and its prompts again when a run
 // starts): every problem is reported at once, in `details`, as 400 INVALID_CHAIN.
@@ -65,25 +65,40 @@ export function dependencyOrder<S extends { id: string; dependsOn: readonly stri
   return out;
 }
 
-/** Every step a step depends on, directly or through others. */
+/**
+ * Every step a step depends on, directly or through others (a walk per step: no memo, which a cycle
+ * would leave half-filled and report a real dependency as missing).
+ */
 function ancestorsOf(
   steps: readonly { id: string; dependsOn: readonly string[] }[],
 ): Map<string, Set<string>> {
   const deps = dependencyMap(steps);
-  const memo = new Map<string, Set<string>>();
-  const of = (id: string, seen: Set<string>): Set<string> => {
-    const known = memo.get(id);
-    if (known) return known;
+  const of = (id: string): Set<string> => {
     const all = new Set<string>();
-    for (const d of deps.get(id) ?? []) {
-      if (!deps.has(d) || seen.has(d)) continue;
+    const todo = [...(deps.get(id) ?? [])];
+    for (let d = todo.pop(); d !== undefined; d = todo.pop()) {
+      if (all.has(d) || !deps.has(d)) continue;
       all.add(d);
-      for (const a of of(d, new Set([...seen, d]))) all.add(a);
+      todo.push(...(deps.get(d) ?? []));
     }
-    memo.set(id, all);
     return all;
   };
-  return new Map(steps.map((s) => [s.id, of(s.id, new Set([s.id]))]));
+  return new Map(steps.map((s) => [s.id, of(s.id)]));
+}
+
+/**
+ * The body with its input contract: as sent, or (left out) every `{{input.x}}` the steps and the output
+ * template reference, each required, in order of first use, so `{{input.x}}` works without declaring it.
+ */
+export function withInputContract(body: ChainBodyIn): ChainBody {
+  if (body.input) return { ...body, input: body.input };
+  const names = new Set<string>();
+  const values: unknown[] = body.steps.flatMap((s) => Object.values(s.variables));
+  if (body.output && 'template' in body.output) values.push(body.output.template);
+  for (const text of values.flatMap((v) => stringsIn(v))) {
+    for (const t of referenceTokens(text)) if (t.ref?.kind === 'input') names.add(t.ref.name);
+  }
+  return { ...body, input: [...names].map((name) => ({ name, required: true })) };
 }
 
 /** The graph and its references: duplicate ids, unknown dependencies, cycles, bad references. */

@@ -44,5 +44,10 @@ function refuseDeepBodies(): RequestHandler {
 
 /** The JSON body parser: known encodings only, at most `maxBodyBytes` once decoded, bounded nesting. */
 export function jsonBody(maxBodyBytes: number): RequestHandler[] {
-  return [refuseUnknownEncodings(), express.json({ limit: maxBodyBytes, strict: false }), refuseDeepBodies()];
+  return [
+    refuseUnknownEncodings(),
+    // the same types requireJsonBody lets through: a +json body is parsed, not silently dropped
+    express.json({ limit: maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] }),
+    refuseDeepBodies(),
+  ];
 }

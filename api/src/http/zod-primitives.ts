@@ -37,3 +37,14 @@ export const isoDateTime = () =>
 
 /** An ISO-8601 date (`2030-01-31`), between 1970 and 9999. */
 export const isoDate = () => z.iso.date().refine(isInDateRange, { message: DATE_RANGE_MESSAGE });
+
+/**
+ * A query bound (`from`, `to`): an ISO-8601 date-time with an offset, or a date (`2026-11-29`, its
+ * 00:00 UTC), as a Date.
+ */
+export const isoInstant = () =>
+  z
+    .union([isoDateTime(), isoDate()], {
+      error: 'must be an ISO-8601 date-time with an offset (2026-11-29T10:00:00Z) or a date (2026-11-29)',
+    })
+    .transform((v) => new Date(v));

@@ -37,7 +37,9 @@ export const listTemplatesQuerySchema = z.object({ category: z.enum(TEMPLATE_CAT
 
 export const useTemplateBodySchema = z
   .object({
-    name: promptNameSchema,
+    name: promptNameSchema
+      .optional()
+      .meta({ description: "The new prompt's name. Default: the template's name" }),
     model: z
       .string()
       .trim()
@@ -70,7 +72,7 @@ export async function useTemplate(
 ): Promise<{ prompt: PromptDto; version: VersionDto }> {
   const template = getTemplate(id);
   const promptInput = createPromptSchema.parse({
-    name: body.name,
+    name: body.name ?? template.name,
     description: body.description ?? template.description,
     tags: body.tags ?? [template.category],
   });

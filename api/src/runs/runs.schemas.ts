@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { paginationQuerySchema } from '../http/pagination.ts';
-import { isoDateTime, positiveInt32 } from '../http/zod-primitives.ts';
+import { isoInstant, positiveInt32 } from '../http/zod-primitives.ts';
 
 // Request and response shapes of runs (async, sync, agents), validated and documented from here.
 
@@ -45,14 +45,8 @@ export const listRunsQuerySchema = paginationQuerySchema.extend({
     .max(200)
     .optional()
     .openapi({ description: 'Only the step runs of this chain run (`wfr_…`)' }),
-  from: isoDateTime()
-    .transform((v) => new Date(v))
-    .optional()
-    .openapi({ description: 'Created at or after (ISO-8601)' }),
-  to: isoDateTime()
-    .transform((v) => new Date(v))
-    .optional()
-    .openapi({ description: 'Created before (ISO-8601)' }),
+  from: isoInstant().optional().openapi({ description: 'Created at or after (ISO-8601)' }),
+  to: isoInstant().optional().openapi({ description: 'Created before (ISO-8601)' }),
 });
 
 export const usageSchema = z.object({
@@ -115,7 +109,12 @@ export const syncRunBodySchema = z
     version: positiveInt32().optional(),
     label: z.string().min(1).max(50).optional(),
   })
-  .strict();
+  .strict()
+  // as POST /v1/runs: one of them picks the version; both is a contradiction, not "version wins"
+  .refine((b) => b.version === undefined || b.label === undefined, {
+    message: 'Give version or label, not both',
+    path: ['label'],
+  });
 
 export const agentExecuteBodySchema = z
   .object({ variables: z.record(z.string(), z.unknown()).default({}) })

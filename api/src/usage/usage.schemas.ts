@@ -1,13 +1,9 @@
 import { z } from 'zod';
-import { isoDateTime } from '../http/zod-primitives.ts';
+import { isoInstant } from '../http/zod-primitives.ts';
 
 // Request and response shapes of the analytics routes (/v1/usage, /v1/keys/:id/analytics, /v1/billing).
 
-const date = (description: string) =>
-  isoDateTime()
-    .transform((v) => new Date(v))
-    .optional()
-    .openapi({ description });
+const date = (description: string) => isoInstant().optional().openapi({ description });
 
 export const rangeQuerySchema = z.object({
   from: date('Start (ISO-8601), rounded down to the hour or UTC day; default `to` − 24 h'),

@@ -9,6 +9,7 @@ import type {
   RunStatus,
   StartWorkflowRunParams,
   UpdateAlertParams,
+  UpdateWebhookParams,
   UsageQuery,
   WebhookDelivery,
   WebhookEndpoint,
@@ -180,7 +181,7 @@ export class Webhooks {
       .data;
   }
 
-  async update(id: string, params: Partial<WebhookParams>, opts?: RequestOptions): Promise<WebhookEndpoint> {
+  async update(id: string, params: UpdateWebhookParams, opts?: RequestOptions): Promise<WebhookEndpoint> {
     const r = await this.t.json<{ data: WebhookEndpoint }>('webhooks.update', {
       ...opts,
       params: { id },
@@ -189,8 +190,10 @@ export class Webhooks {
     return r.body.data;
   }
 
-  async delete(id: string, opts?: RequestOptions): Promise<void> {
-    await this.t.send('webhooks.delete', { ...opts, params: { id } });
+  /** Resolves with the deleted endpoint. */
+  async delete(id: string, opts?: RequestOptions): Promise<WebhookEndpoint> {
+    return (await this.t.json<{ data: WebhookEndpoint }>('webhooks.delete', { ...opts, params: { id } })).body
+      .data;
   }
 
   /** A new secret (shown once); the previous one also signs until `previousSecretExpiresAt`. */

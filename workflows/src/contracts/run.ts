@@ -20,9 +20,10 @@ export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
 export const modelParamsSchema = z
   .object({
-    temperature: z.number().min(0).max(2).optional(),
+    // the message of the seed's example error (002): details [{ field: 'params.temperature', message }]
+    temperature: z.number().min(0, 'Must be between 0 and 2').max(2, 'Must be between 0 and 2').optional(),
     maxTokens: z.number().int().min(1).max(1_000_000).optional(),
-    topP: z.number().min(0).max(1).optional(),
+    topP: z.number().min(0, 'Must be between 0 and 1').max(1, 'Must be between 0 and 1').optional(),
     stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
     presencePenalty: z.number().min(-2).max(2).optional(),
     frequencyPenalty: z.number().min(-2).max(2).optional(),
