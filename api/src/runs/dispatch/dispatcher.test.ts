@@ -141,8 +141,9 @@ describe('run dispatcher', () => {
     const elapsed = Date.now() - t0;
     expect(h.started).toHaveLength(ids.length);
     expect(ids.length).toBeGreaterThanOrEqual(20);
-    // the first claim is immediate, then one per 60 ms at most
-    expect(h.store.claims.length).toBeLessThanOrEqual(Math.floor(elapsed / 60) + 1);
+    // the first claim is immediate, then one per 60 ms at most (+1: the clock read here and the timers'
+    // clock round differently, seen once on a loaded machine as 7 claims in 359 ms)
+    expect(h.store.claims.length).toBeLessThanOrEqual(Math.floor(elapsed / 60) + 2);
     expect(h.store.claims.length).toBeLessThan(ids.length / 3);
     expect(h.store.claims.flat()).toEqual(ids);
   });
