@@ -96,7 +96,14 @@ async function ctrlC(child: ChildProcess, out: () => string) {
   expect(out()).toMatch(/Stopping Promptmill…\nStopped\./);
   // helpers end with their parent (tsx's esbuild service on its stdin closing): give a loaded machine time
   for (let i = 0; i < 50 && children.some(alive); i++) await new Promise((r) => setTimeout(r, 200));
-  expect(children.filter(alive).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8'))).toEqual([]);
+  const cmdline = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      return `${pid} (gone)`;
+    }
+  };
+  expect(children.filter(alive).map(cmdline)).toEqual([]);
 }
 
 afterAll(() => {
