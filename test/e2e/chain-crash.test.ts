@@ -2,66 +2,27 @@
 // without re-running finished steps, completes exactly once (one `workflow.completed` event), and
 // its usage is the sum of every step attempt (the call the worker died in included).
 // This file starts its OWN stack (it kills that stack's worker), with its own mock provider.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type MockProvider, startMockProvider } from '@promptmill/dev/mock-provider';
-import { type Stack, startStack } from '@promptmill/dev/stack';
-import postgres from 'postgres';
+import type { MockProvider } from '@promptmill/dev/mock-provider';
+import type { Stack } from '@promptmill/dev/stack';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2E_ENV } from './global-setup.ts';
-import { call, unique } from './helpers.ts';
+import { unique } from './helpers.ts';
+import { type OwnStack, startOwnStack } from './own-stack.ts';
 
-const adminToken = 'chain-crash-admin-token-0123456789';
 // the call the worker dies in must not time out before the kill (see worker-crash.test.ts)
-const CRASH_ENV = { ...E2E_ENV, PROVIDER_TIMEOUT_MS: '60000' };
+const CRASH_ENV = { PROVIDER_TIMEOUT_MS: '60000' };
+let own: OwnStack;
 let stack: Stack;
 let mock: MockProvider;
 let sql: postgres.Sql;
-let dataDir: string;
-let key: string;
-const logs: string[] = [];
+let api: OwnStack['api'];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'promptmill-chain-crash-'));
-  mock = await startMockProvider({ port: 0 });
-  try {
-    stack = await startStack({
-      dataDir,
-      apiPort: 0,
-      temporalPort: 0,
-      temporalUiPort: 0,
-      postgresPort: 0,
-      workerMetricsPort: 0,
-      headless: true,
-      providerBaseUrl: mock.url,
-      adminToken,
-      env: CRASH_ENV,
-      log: (l) => logs.push(l),
-    });
-  } catch (err) {
-    process.stderr.write(`${logs.slice(-40).join('\n')}\n`);
-    throw err;
-  }
-  sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
-  const org = await call<{ data: { key: { key: string } } }>('POST', '/admin/v1/orgs', {
-    baseUrl: stack.apiUrl,
-    headers: { authorization: `Bearer ${adminToken}` },
-    body: { name: unique('chain-crash-org'), plan: 'enterprise' },
-  });
-  expect(org.status).toBe(201);
-  key = org.body.data.key.key;
+  own = await startOwnStack({ name: 'chain-crash', env: CRASH_ENV, plan: 'enterprise' });
+  ({ stack, mock, sql, api } = own);
 }, 180_000);
 
-afterAll(async () => {
-  await sql?.end();
-  await stack?.stop();
-  await mock?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
-
-const api = <T>(method: string, path: string, body?: unknown) =>
-  call<T>(method, path, { baseUrl: stack.apiUrl, key, body });
+afterAll(() => own?.stop());
 
 async function createPrompt(template: string): Promise<string> {
   const name = unique('p');

@@ -3,68 +3,31 @@
 // when a dispatcher dies between fanning an event out and starting its workflow, and when the worker
 // dies in the middle of a delivery's retry schedule (same webhook-id, nothing lost).
 // This file starts its OWN stack (it kills that stack's worker).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type MockProvider, startMockProvider } from '@promptmill/dev/mock-provider';
-import { type Stack, startService, startStack } from '@promptmill/dev/stack';
+import { type Stack, startService } from '@promptmill/dev/stack';
 import { fanOutEvents } from '@promptmill/infra/db';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E_ENV } from './global-setup.ts';
 import { call, unique } from './helpers.ts';
+import { type OwnStack, startOwnStack } from './own-stack.ts';
 import { isHexSignatureValid, startReceiver, verifySvix } from './webhook-support.ts';
 
-const adminToken = 'webhook-crash-admin-token-0123';
 // retries 3 s apart: wide enough to kill the worker between two attempts
 const CRASH_ENV = { ...E2E_ENV, WEBHOOK_RETRY_DELAYS: '3,3,3', WEBHOOK_RESTART_AFTER_SECONDS: '2' };
+let own: OwnStack;
 let stack: Stack;
-let mock: MockProvider;
 let sql: postgres.Sql;
-let dataDir: string;
+let adminToken: string;
 let key: string;
-const logs: string[] = [];
+let logs: string[];
+let api: OwnStack['api'];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'promptmill-webhook-crash-'));
-  mock = await startMockProvider({ port: 0 });
-  try {
-    stack = await startStack({
-      dataDir,
-      apiPort: 0,
-      temporalPort: 0,
-      temporalUiPort: 0,
-      postgresPort: 0,
-      workerMetricsPort: 0,
-      headless: true,
-      providerBaseUrl: mock.url,
-      adminToken,
-      env: CRASH_ENV,
-      log: (l) => logs.push(l),
-    });
-  } catch (err) {
-    process.stderr.write(`${logs.slice(-40).join('\n')}\n`);
-    throw err;
-  }
-  sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
-  const org = await call<{ data: { key: { key: string } } }>('POST', '/admin/v1/orgs', {
-    baseUrl: stack.apiUrl,
-    headers: { authorization: `Bearer ${adminToken}` },
-    body: { name: unique('webhook-crash'), plan: 'team' },
-  });
-  expect(org.status).toBe(201);
-  key = org.body.data.key.key;
+  own = await startOwnStack({ name: 'webhook-crash', env: CRASH_ENV, plan: 'team' });
+  ({ stack, sql, adminToken, key, logs, api } = own);
 }, 180_000);
 
-afterAll(async () => {
-  await sql?.end();
-  await stack?.stop();
-  await mock?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
-
-const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) =>
-  call<T>(method, path, { baseUrl: stack.apiUrl, key, body });
+afterAll(() => own?.stop());
 
 async function endpoint(url: string, events: string[]) {
   const res = await api<{ data: { id: string; secret: string } }>('POST', '/v1/webhooks', { url, events });

@@ -2,68 +2,32 @@
 // organization, the endpoint mirrored with its whsec_ secret, one Svix message per Promptmill message
 // (eventId = msg id) — and the delivery log and retries are Svix's. Against a stand-in Svix server.
 // This file starts its OWN stack (Svix mode is per deployment).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type MockProvider, startMockProvider } from '@promptmill/dev/mock-provider';
-import { type Stack, startStack } from '@promptmill/dev/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2E_ENV } from './global-setup.ts';
-import { call, unique } from './helpers.ts';
+import { unique } from './helpers.ts';
+import { type OwnStack, startOwnStack } from './own-stack.ts';
 import { type SvixStandin, startSvixStandin } from './svix-standin.ts';
 import { type Delivery, startReceiver, verifySvix } from './webhook-support.ts';
 
-const adminToken = 'webhook-svix-admin-token-0123';
 const svixToken = 'testsk_promptmill_standin_token';
-let stack: Stack;
-let mock: MockProvider;
+let own: OwnStack;
 let svix: SvixStandin;
-let dataDir: string;
-let key: string;
 let orgId: string;
-const logs: string[] = [];
+let api: OwnStack['api'];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'promptmill-svix-'));
-  mock = await startMockProvider({ port: 0 });
   svix = await startSvixStandin(svixToken);
-  try {
-    stack = await startStack({
-      dataDir,
-      apiPort: 0,
-      temporalPort: 0,
-      temporalUiPort: 0,
-      postgresPort: 0,
-      workerMetricsPort: 0,
-      headless: true,
-      providerBaseUrl: mock.url,
-      adminToken,
-      env: { ...E2E_ENV, SVIX_TOKEN: svixToken, SVIX_SERVER_URL: svix.url },
-      log: (l) => logs.push(l),
-    });
-  } catch (err) {
-    process.stderr.write(`${logs.slice(-40).join('\n')}\n`);
-    throw err;
-  }
-  const org = await call<{ data: { org: { id: string }; key: { key: string } } }>('POST', '/admin/v1/orgs', {
-    baseUrl: stack.apiUrl,
-    headers: { authorization: `Bearer ${adminToken}` },
-    body: { name: unique('svix-org'), plan: 'team' },
+  own = await startOwnStack({
+    name: 'webhook-svix',
+    env: { SVIX_TOKEN: svixToken, SVIX_SERVER_URL: svix.url },
+    plan: 'team',
   });
-  expect(org.status).toBe(201);
-  key = org.body.data.key.key;
-  orgId = org.body.data.org.id;
+  ({ orgId, api } = own);
 }, 180_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await mock?.close();
+  await own?.stop();
   await svix?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
-
-const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) =>
-  call<T>(method, path, { baseUrl: stack.apiUrl, key, body });
 
 async function until<T>(check: () => Promise<T | undefined> | T | undefined, what: string): Promise<T> {
   const deadline = Date.now() + 20_000;

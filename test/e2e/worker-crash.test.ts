@@ -3,72 +3,32 @@
 // Every provider call is an attempt, counted once: the call the worker died in too (also when it had
 // answered and the run's completion was waiting to commit), and the call the new worker repeats.
 // This file starts its OWN stack (it kills that stack's worker), with its own mock provider.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  countWords,
-  type MockProvider,
-  splitWordChunks,
-  startMockProvider,
-} from '@promptmill/dev/mock-provider';
-import { type Stack, startService, startStack, stopChild } from '@promptmill/dev/stack';
-import postgres from 'postgres';
+import { countWords, type MockProvider, splitWordChunks } from '@promptmill/dev/mock-provider';
+import { type Stack, startService, stopChild } from '@promptmill/dev/stack';
+import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E_ENV } from './global-setup.ts';
 import { call, unique } from './helpers.ts';
+import { type OwnStack, startOwnStack } from './own-stack.ts';
 
-const adminToken = 'crash-admin-token-0123456789';
 // The provider calls that a worker dies in must not time out before the kill: starting a second
 // worker takes several seconds on a loaded machine, more than the shared 5 s PROVIDER_TIMEOUT_MS
 // (the call then fails first, and the run rightly records a failed attempt and a retried one).
 const CRASH_ENV = { ...E2E_ENV, PROVIDER_TIMEOUT_MS: '60000' };
+let own: OwnStack;
 let stack: Stack;
 let mock: MockProvider;
 let sql: postgres.Sql;
-let dataDir: string;
 let key: string;
 let orgId: string;
-const logs: string[] = [];
+let logs: string[];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'promptmill-crash-'));
-  mock = await startMockProvider({ port: 0 });
-  try {
-    stack = await startStack({
-      dataDir,
-      apiPort: 0,
-      temporalPort: 0,
-      temporalUiPort: 0,
-      postgresPort: 0,
-      workerMetricsPort: 0,
-      headless: true,
-      providerBaseUrl: mock.url,
-      adminToken,
-      env: { ...CRASH_ENV, SYNC_RUN_TIMEOUT_MS: '50000' },
-      log: (l) => logs.push(l),
-    });
-  } catch (err) {
-    process.stderr.write(`${logs.slice(-40).join('\n')}\n`);
-    throw err;
-  }
-  sql = postgres(stack.databaseUrl, { max: 2, onnotice: () => {} });
-  const org = await call<{ data: { org: { id: string }; key: { key: string } } }>('POST', '/admin/v1/orgs', {
-    baseUrl: stack.apiUrl,
-    headers: { authorization: `Bearer ${adminToken}` },
-    body: { name: unique('crash-org') },
-  });
-  expect(org.status).toBe(201);
-  key = org.body.data.key.key;
-  orgId = org.body.data.org.id;
+  own = await startOwnStack({ name: 'worker-crash', env: { ...CRASH_ENV, SYNC_RUN_TIMEOUT_MS: '50000' } });
+  ({ stack, mock, sql, key, orgId, logs } = own);
 }, 180_000);
 
-afterAll(async () => {
-  await sql?.end();
-  await stack?.stop();
-  await mock?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => own?.stop());
 
 async function createPrompt(template: string): Promise<string> {
   const name = unique('crash-prompt');
