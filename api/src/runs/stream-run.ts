@@ -19,24 +19,18 @@
  * a `: keep-alive` comment every 15 s while nothing else is sent.
  */
 import { DeltaSequencer, runStreamHubFor } from '@promptmill/infra/run-stream';
-import { publicErrorCode, type RunOutcome } from '@promptmill/workflows';
+import type { RunOutcome } from '@promptmill/workflows';
 import type { Response } from 'express';
 import type { AuthContext } from '../auth/auth-context.ts';
 import type { RunDeps } from './deps.ts';
 import { streamDirectRun } from './direct/direct-stream.ts';
 import { prepareRun, type RunRequest } from './prepare-run.ts';
+import { openEventStream, writeEvent, writeOutcomeEvent } from './run-events.ts';
 import { cancelAbandonedRun, waitForOutcome, watchRunDone } from './run-outcome.ts';
 import { reportQueueDelay, startRun } from './sync-run.ts';
 
-const KEEP_ALIVE_MS = 15_000;
 /** After the run's outcome, how long to wait for deltas still in flight. */
 const END_GRACE_MS = 2_000;
-
-function writeEvent(res: Response, event: string, data: unknown): void {
-  if (res.writableEnded || res.destroyed) return;
-  // JSON.stringify escapes newlines, so one data line is always enough
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-}
 
 /**
  * Runs a prompt and streams it as SSE. Everything that can fail before the run exists (auth,
@@ -80,18 +74,9 @@ export async function streamRun(
     throw err;
   }
 
-  res.status(200);
-  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-cache, no-transform');
-  res.setHeader('X-Accel-Buffering', 'no');
-  res.setHeader('X-Run-Id', runId);
-  res.flushHeaders();
+  const keepAlive = openEventStream(res, runId);
   isOpen = true;
   writeDeltas(); // anything that came between the subscription and now
-
-  const keepAlive = setInterval(() => {
-    if (!res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
-  }, KEEP_ALIVE_MS);
 
   try {
     let outcome: RunOutcome | undefined;
@@ -112,22 +97,7 @@ export async function streamRun(
     const hasStreamed = outcome.status === 'succeeded' || outcome.error?.code === 'STREAM_BROKEN';
     if (hasStreamed) await sequencer.whenComplete(END_GRACE_MS);
     writeDeltas();
-    if (outcome.status === 'succeeded') {
-      writeEvent(res, 'done', {
-        runId,
-        output: outcome.output ?? '',
-        model: outcome.model,
-        promptVersion: prepared.version.version,
-        durationMs: Math.round(performance.now() - started),
-        usage: outcome.usage,
-      });
-    } else {
-      writeEvent(res, 'error', {
-        code: publicErrorCode(outcome.error?.code ?? 'PROVIDER_ERROR'),
-        message: outcome.error?.message ?? 'Run failed',
-        runId,
-      });
-    }
+    writeOutcomeEvent(res, runId, outcome, prepared.version.version, started);
   } catch {
     // the headers are gone: an unexpected failure (Temporal unreachable, workflow failure) is an event too
     writeEvent(res, 'error', { code: 'INTERNAL_ERROR', message: 'Run failed unexpectedly', runId });

@@ -6,21 +6,14 @@
  * a `: keep-alive` comment every 15 s. A client that goes away aborts the provider call at once; the
  * run ends `canceled` with the tokens streamed so far.
  */
-import { publicErrorCode, type RunOutcome } from '@promptmill/workflows';
+import type { RunOutcome } from '@promptmill/workflows';
 import type { Response } from 'express';
 import type { AuthContext } from '../../auth/auth-context.ts';
 import type { RunDeps } from '../deps.ts';
 import { prepareRun, type RunRequest } from '../prepare-run.ts';
+import { openEventStream, writeEvent, writeOutcomeEvent } from '../run-events.ts';
 import type { DirectRunner } from './direct-runner.ts';
 import { clientGoneSignal } from './direct-sync.ts';
-
-const KEEP_ALIVE_MS = 15_000;
-
-function writeEvent(res: Response, event: string, data: unknown): void {
-  if (res.writableEnded || res.destroyed) return;
-  // JSON.stringify escapes newlines, so one data line is always enough
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-}
 
 /**
  * Runs a prompt in this process and streams it as SSE. Everything that fails before the run exists
@@ -40,15 +33,7 @@ export async function streamDirectRun(
   const signal = clientGoneSignal(res);
   let keepAlive: NodeJS.Timeout | undefined;
   const open = () => {
-    res.status(200);
-    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-cache, no-transform');
-    res.setHeader('X-Accel-Buffering', 'no');
-    res.setHeader('X-Run-Id', runId);
-    res.flushHeaders();
-    keepAlive = setInterval(() => {
-      if (!res.writableEnded && !res.destroyed) res.write(': keep-alive\n\n');
-    }, KEEP_ALIVE_MS);
+    keepAlive = openEventStream(res, runId);
   };
   const sink = {
     push: (delta: string) => writeEvent(res, 'delta', { delta }),
@@ -67,21 +52,6 @@ export async function streamDirectRun(
     return;
   }
   clearInterval(keepAlive);
-  if (outcome.status === 'succeeded') {
-    writeEvent(res, 'done', {
-      runId,
-      output: outcome.output ?? '',
-      model: outcome.model,
-      promptVersion: prepared.version.version,
-      durationMs: Math.round(performance.now() - started),
-      usage: outcome.usage,
-    });
-  } else {
-    writeEvent(res, 'error', {
-      code: publicErrorCode(outcome.error?.code ?? 'PROVIDER_ERROR'),
-      message: outcome.error?.message ?? 'Run failed',
-      runId,
-    });
-  }
+  writeOutcomeEvent(res, runId, outcome, prepared.version.version, started);
   if (!res.writableEnded) res.end();
 }
