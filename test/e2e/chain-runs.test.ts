@@ -357,6 +357,22 @@ describe('chain run requests', () => {
     expect(row?.n).toBe(1);
   });
 
+  it('a key older than 24 h is free again: a new chain run, even with another body', async () => {
+    const key = unique('idem-old');
+    const old = await startRun(org.key, chainId, { input: { x: 'old' } }, { 'idempotency-key': key });
+    expect(old.status).toBe(202);
+    await sql`UPDATE chain_runs SET created_at = now() - interval '25 hours' WHERE id = ${old.body.data.id}`;
+    const fresh = await startRun(org.key, chainId, { input: { x: 'new' } }, { 'idempotency-key': key });
+    expect(fresh.status).toBe(202);
+    expect(fresh.body.data.id).not.toBe(old.body.data.id);
+    expect(fresh.headers.get('idempotent-replayed')).toBeNull();
+    const rows =
+      await sql`SELECT id FROM chain_runs WHERE org_id = ${org.orgId} AND idempotency_key = ${key}`;
+    expect(rows).toEqual([{ id: fresh.body.data.id }]);
+    // the old chain run is kept, only its key was released
+    expect((await sql`SELECT 1 FROM chain_runs WHERE id = ${old.body.data.id}`).length).toBe(1);
+  });
+
   it('checks the input contract (400 MISSING_VARIABLES / UNKNOWN_VARIABLES)', async () => {
     const missing = await startRun(org.key, chainId, { input: {} });
     expect(missing.status).toBe(400);

@@ -1,6 +1,7 @@
 import type { ChainRunStatus, PinnedStep, RunError, StepStatus, TokenUsage } from '@promptmill/workflows';
 import type { Queryable, Sql } from '../client.ts';
 import { insertEvent } from './events.queries.ts';
+import { findByIdempotencyKey, releaseExpiredKey } from './idempotency-keys.queries.ts';
 
 // Chain runs: the chain run row, its steps' rows, and the chain's end recorded with its
 // `workflow.completed` / `workflow.failed` event (the events outbox) in one transaction.
@@ -58,11 +59,14 @@ export async function findChainRunByIdempotencyKey(
   key: string,
   ttlSeconds: number,
 ): Promise<IdempotentChainRun | undefined> {
-  const [row] = await sql<IdempotentChainRun[]>`
-    SELECT id, chain_id AS "chainId", status, request_hash AS "requestHash",
-           created_at < now() - make_interval(secs => ${ttlSeconds}) AS "isExpired"
-    FROM chain_runs WHERE org_id = ${orgId} AND idempotency_key = ${key}`;
-  return row;
+  return findByIdempotencyKey(
+    sql,
+    'chain_runs',
+    { column: 'chain_id', as: 'chainId' },
+    orgId,
+    key,
+    ttlSeconds,
+  );
 }
 
 export async function releaseExpiredChainIdempotencyKey(
@@ -71,10 +75,7 @@ export async function releaseExpiredChainIdempotencyKey(
   key: string,
   ttlSeconds: number,
 ): Promise<void> {
-  await sql`
-    UPDATE chain_runs SET idempotency_key = NULL
-    WHERE org_id = ${orgId} AND idempotency_key = ${key}
-      AND created_at < now() - make_interval(secs => ${ttlSeconds})`;
+  await releaseExpiredKey(sql, 'chain_runs', orgId, key, ttlSeconds);
 }
 
 export interface ChainRunStepRow {

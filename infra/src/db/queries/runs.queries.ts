@@ -2,6 +2,7 @@ import type { ErrorCode, RunPromptWorkflowInput, RunRecordMode } from '@promptmi
 import type { Queryable, Sql } from '../client.ts';
 import { type BudgetUsage, type RunBudget, releaseReservations, reserveBudget } from './budget.queries.ts';
 import { insertRunEndedEvents } from './events.queries.ts';
+import { findByIdempotencyKey, releaseExpiredKey } from './idempotency-keys.queries.ts';
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
@@ -132,11 +133,7 @@ export async function findRunByIdempotencyKey(
   key: string,
   ttlSeconds: number,
 ): Promise<IdempotentRun | undefined> {
-  const [row] = await sql<IdempotentRun[]>`
-    SELECT id, prompt_id AS "promptId", status, request_hash AS "requestHash",
-           created_at < now() - make_interval(secs => ${ttlSeconds}) AS "isExpired"
-    FROM runs WHERE org_id = ${orgId} AND idempotency_key = ${key}`;
-  return row;
+  return findByIdempotencyKey(sql, 'runs', { column: 'prompt_id', as: 'promptId' }, orgId, key, ttlSeconds);
 }
 
 /** Frees a key whose dedupe window is over, so a new run may take it (the old run keeps its data). */
@@ -146,10 +143,7 @@ export async function releaseExpiredIdempotencyKey(
   key: string,
   ttlSeconds: number,
 ): Promise<void> {
-  await sql`
-    UPDATE runs SET idempotency_key = NULL
-    WHERE org_id = ${orgId} AND idempotency_key = ${key}
-      AND created_at < now() - make_interval(secs => ${ttlSeconds})`;
+  await releaseExpiredKey(sql, 'runs', orgId, key, ttlSeconds);
 }
 
 /**
